@@ -1,0 +1,1 @@
+"""Cross-version test matrix: isolated Sentence Transformers environments (see ``envs``)."""

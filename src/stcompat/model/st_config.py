@@ -1,0 +1,204 @@
+"""Sentence Transformers' own files: config_sentence_transformers.json, modules.json, module configs.
+
+Both on-disk generations are read: *legacy* (ST 2.0-5.3: ``sentence_transformers.models.*`` types,
+sentence_bert_config ``{max_seq_length, do_lower_case}``, Pooling ``pooling_mode_*`` booleans) and
+*modular* (5.4+: ``sentence_transformers.{base,sentence_transformer,...}.modules.*`` types,
+Pooling ``{embedding_dimension, pooling_mode, include_prompt}``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from ..rules.registry import Severity
+from .folder import MISSING, ModelFolder, ReadProblem, problem
+from .manifest import ModuleEntry, PoolingInfo, Problem, StConfig
+
+CST_FILE = "config_sentence_transformers.json"
+MODULES_FILE = "modules.json"
+
+_LEGACY_TYPE = re.compile(r"^sentence_transformers\.(models|sparse_encoder\.models|cross_encoder\.models)\.")
+_MODULAR_TYPE = re.compile(
+    r"^sentence_transformers\.(base|sentence_transformer|sparse_encoder|cross_encoder|multi_vector_encoder)"
+    r"\.modules\.")
+
+# Names the Transformer module's own config has had; ST tries them in this order.
+SBERT_CONFIG_NAMES = (
+    "sentence_bert_config.json", "sentence_roberta_config.json", "sentence_distilbert_config.json",
+    "sentence_camembert_config.json", "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
+    "sentence_xlnet_config.json",
+)
+TRANSFORMER_KINDS = frozenset({"Transformer", "MLMTransformer"})
+# Modules whose loader opens a config file and fails without it.
+CONFIG_REQUIRED_KINDS = frozenset({
+    "Pooling", "Dense", "Router", "Asym", "LayerNorm", "WordWeights", "CNN", "LSTM",
+    "WeightedLayerPooling", "Dropout", "SpladePooling", "SparseAutoEncoder", "WordEmbeddings", "BoW",
+})
+# Modules that need no files at all: a missing folder is harmless.
+FILELESS_KINDS = frozenset({"Normalize"})
+
+# Legacy Pooling booleans and the mode name each became in 5.4 (same names ST uses).
+LEGACY_POOLING_FLAGS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+
+
+def read_st_config(folder: ModelFolder, problems: list[Problem]) -> StConfig:
+    """config_sentence_transformers.json; absent before ST 2.0 and in plain transformers folders."""
+    try:
+        raw = folder.load_json(CST_FILE)
+    except ReadProblem as exc:
+        problems.append(exc.problem)
+        return StConfig(present=True, raw={}, saved_with=None)
+    if raw is MISSING:
+        return StConfig(present=False, raw={}, saved_with=None)
+    if not isinstance(raw, dict):
+        problems.append(problem("STC010", f"{CST_FILE} is not a JSON object", CST_FILE))
+        return StConfig(present=True, raw={}, saved_with=None)
+    version = raw.get("__version__")
+    saved_with = None
+    if isinstance(version, dict):
+        saved_with = {str(k): str(v) for k, v in version.items()}
+    elif isinstance(version, str):  # some hand-edited or very old configs store a bare string
+        saved_with = {"sentence_transformers": version}
+    return StConfig(present=True, raw=raw, saved_with=saved_with)
+
+
+def namespace_of(type_path: str) -> str:
+    """legacy / modular / other-st / custom, from a modules.json ``type``."""
+    if _MODULAR_TYPE.match(type_path):
+        return "modular"
+    if _LEGACY_TYPE.match(type_path):
+        return "legacy"
+    if type_path.startswith("sentence_transformers."):
+        return "other-st"
+    return "custom"
+
+
+def _module_config(folder: ModelFolder, kind: str, path: str,
+                   problems: list[Problem]) -> tuple[str | None, Mapping[str, Any]]:
+    """The config file a module's loader would read, and its content."""
+    if kind in TRANSFORMER_KINDS:
+        candidates: tuple[str, ...] = SBERT_CONFIG_NAMES
+    elif kind == "Router":
+        candidates = ("router_config.json", "config.json")
+    elif path == "":
+        # At the root, config.json belongs to the transformer; modules stored there (e.g.
+        # StaticEmbedding in 5.x) keep no config file of their own.
+        candidates = ()
+    else:
+        candidates = ("config.json",)
+    for name in candidates:
+        rel = f"{path}/{name}" if path else name
+        try:
+            data = folder.load_json(rel)
+        except ReadProblem as exc:
+            problems.append(exc.problem)
+            return rel, {}
+        if data is MISSING:
+            continue
+        if not isinstance(data, dict):
+            problems.append(problem("STC010", f"{rel} is not a JSON object", rel))
+            return rel, {}
+        return rel, data
+    if kind in CONFIG_REQUIRED_KINDS and folder.is_dir(path) and candidates:
+        rel = f"{path}/{candidates[0]}" if path else candidates[0]
+        problems.append(problem("STC013", f"{kind} module has no {rel}", rel))
+    return None, {}
+
+
+def read_modules(folder: ModelFolder, problems: list[Problem]) -> tuple[ModuleEntry, ...] | None:
+    """modules.json and each module's config; None when the file is absent."""
+    try:
+        raw = folder.load_json(MODULES_FILE)
+    except ReadProblem as exc:
+        problems.append(exc.problem)
+        return ()
+    if raw is MISSING:
+        return None
+    if not isinstance(raw, list):
+        problems.append(problem("STC010", f"{MODULES_FILE} is not a JSON list", MODULES_FILE))
+        return ()
+    entries = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            problems.append(problem("STC010", f"{MODULES_FILE} entry {position} has no string 'type'",
+                                    MODULES_FILE, f"[{position}].type"))
+            continue
+        entries.append(_read_module(folder, position, item, problems))
+    return tuple(entries)
+
+
+def _read_module(folder: ModelFolder, position: int, item: Mapping[str, Any],
+                 problems: list[Problem]) -> ModuleEntry:
+    type_path = item["type"]
+    kind = type_path.rsplit(".", 1)[-1]
+    path = item.get("path", "")
+    if not isinstance(path, str):
+        problems.append(problem("STC010", f"{MODULES_FILE} entry {position} has a non-string 'path'",
+                                MODULES_FILE, f"[{position}].path"))
+        path = ""
+    path = path.rstrip("/")
+    kwargs = item.get("kwargs") or ()
+    try:
+        folder.locate(path)
+        escapes = False
+    except ReadProblem:
+        problems.append(problem("STC011", f"module {position} path {path!r} leaves the model folder; "
+                                "not followed", MODULES_FILE, f"[{position}].path"))
+        escapes = True
+    exists = not escapes and folder.is_dir(path)
+    config_file, config = (None, {})
+    files: tuple[str, ...] = ()
+    if exists:
+        config_file, config = _module_config(folder, kind, path, problems)
+        if path:
+            files = folder.listdir(path)
+    elif not escapes:
+        severity = Severity.INFO if kind in FILELESS_KINDS else Severity.WARNING
+        problems.append(Problem("STC012", severity, f"{kind} module folder {path!r} does not exist",
+                                path, None))
+    return ModuleEntry(
+        idx=item.get("idx") if isinstance(item.get("idx"), int) else None,
+        name=str(item.get("name", position)),
+        path=path,
+        type=type_path,
+        kind=kind,
+        namespace=namespace_of(type_path),
+        kwargs=tuple(str(k) for k in kwargs) if isinstance(kwargs, (list, tuple)) else (),
+        config_file=config_file,
+        config=config,
+        folder_exists=exists,
+        files=files,
+    )
+
+
+def pooling_info(config: Mapping[str, Any]) -> PoolingInfo:
+    """A Pooling config in either schema, as modes and flags."""
+    if "pooling_mode" in config:
+        raw = config["pooling_mode"]
+        modes = (raw,) if isinstance(raw, str) else tuple(str(m) for m in raw or ())
+        schema = "modular"
+        dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
+    else:
+        modes = tuple(mode for flag, mode in LEGACY_POOLING_FLAGS.items() if config.get(flag))
+        schema = "legacy-booleans"
+        dimension = config.get("word_embedding_dimension", config.get("embedding_dimension"))
+    include = config.get("include_prompt")
+    return PoolingInfo(
+        schema=schema,
+        modes=modes,
+        dimension=dimension if isinstance(dimension, int) else None,
+        include_prompt=include if isinstance(include, bool) else None,
+    )
+
+
+def is_modular_transformer_config(config: Mapping[str, Any]) -> bool:
+    """Whether a sentence_bert_config has the 5.4+ shape (modality_config, transformer_task)."""
+    return "modality_config" in config or "transformer_task" in config

@@ -1,0 +1,81 @@
+"""Tokenizer files: which exist, and what tokenizer.json's model section says.
+
+BPE merges are the one format break that matters across releases: tokenizers < 0.20 reads only
+``"a b"`` strings; 0.20+ writes ``["a", "b"]`` pairs, which older releases reject with
+"data did not match any variant of untagged enum ModelWrapper".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .folder import MISSING, ModelFolder, ReadProblem, problem
+from .manifest import Problem, TokenizerInfo
+
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+    "tokenizer.model", "sentencepiece.model",
+)
+
+
+def merges_format(merges: Any) -> str | None:
+    """``strings`` or ``pairs`` from the first merge entry; None for no merges."""
+    if not isinstance(merges, list) or not merges:
+        return None
+    first = merges[0]
+    if isinstance(first, str):
+        return "strings"
+    if isinstance(first, list):
+        return "pairs"
+    return None
+
+
+def read_tokenizer(folder: ModelFolder, path: str, problems: list[Problem]) -> TokenizerInfo | None:
+    """Tokenizer files in folder ``path``; None when there are none."""
+    names = set(folder.listdir(path))
+    present = tuple(name for name in TOKENIZER_FILES if name in names)
+    if not present:
+        return None
+    prefix = f"{path}/" if path else ""
+    kind = fmt = vocab_size = None
+    if "tokenizer.json" in names:
+        try:
+            data = folder.load_json(prefix + "tokenizer.json")
+        except ReadProblem as exc:
+            problems.append(exc.problem)
+            data = MISSING
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict):
+            kind = model.get("type") if isinstance(model.get("type"), str) else None
+            if kind is None and "merges" in model:  # very old files omit the type tag
+                kind = "BPE"
+            if kind == "BPE":
+                fmt = merges_format(model.get("merges"))
+            vocab = model.get("vocab")
+            vocab_size = len(vocab) if isinstance(vocab, (dict, list)) else None
+        elif data is not MISSING:
+            problems.append(problem("STC017", f"{prefix}tokenizer.json has no model section",
+                                    prefix + "tokenizer.json", "model"))
+    tokenizer_class = model_max_length = None
+    if "tokenizer_config.json" in names:
+        try:
+            config = folder.load_json(prefix + "tokenizer_config.json")
+        except ReadProblem as exc:
+            problems.append(exc.problem)
+            config = MISSING
+        if isinstance(config, dict):
+            if isinstance(config.get("tokenizer_class"), str):
+                tokenizer_class = config["tokenizer_class"]
+            value = config.get("model_max_length")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                model_max_length = int(value) if value < 2**63 else None
+    return TokenizerInfo(
+        folder=path,
+        files=present,
+        kind=kind,
+        merges_format=fmt,
+        vocab_size=vocab_size,
+        tokenizer_class=tokenizer_class,
+        model_max_length=model_max_length,
+    )

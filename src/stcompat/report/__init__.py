@@ -1,0 +1,1 @@
+"""REPORT: one module per output format. Formatting only; nothing here decides a finding."""

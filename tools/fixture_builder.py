@@ -1,0 +1,316 @@
+"""In-environment half of ``tools/make_fixtures.py``.
+
+This file is executed by the python of one isolated Sentence Transformers environment
+(see ``stcompat.matrix.envs``), never imported by stcompat. It may therefore only use the
+standard library and whatever that environment has installed (torch, transformers,
+tokenizers, sentence_transformers), and it must work on every release from ST 2.2.2 and
+transformers 4.30 up to the newest ones.
+
+Sub-commands (arguments are one JSON object, results are printed as one JSON line
+prefixed with ``RESULT_PREFIX`` so that library log noise on stdout cannot confuse the
+caller):
+
+* ``base``   - train tiny tokenizers and build the tiny BERT / RoBERTa base models.
+* ``save``   - build each requested variant with this release and ``model.save()`` it.
+* ``verify`` - load saved fixtures back with this release and encode two sentences.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import traceback
+
+RESULT_PREFIX = "@@STCOMPAT_RESULT@@ "
+
+# Big enough for a ~400 token WordPiece vocabulary and a ~600 token byte-level BPE.
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "A sentence embedding maps text to a dense vector.",
+    "Semantic search finds documents that mean the same thing as the query.",
+    "Cosine similarity compares the angle between two vectors.",
+    "Tokenizers split words into smaller pieces called subwords.",
+    "Transformers use attention to mix information across tokens.",
+    "Mean pooling averages the token embeddings of a sentence.",
+    "Normalized embeddings have unit length, so dot product equals cosine.",
+    "Prompts such as query and passage change what the model encodes.",
+    "Matryoshka models can truncate their embeddings to fewer dimensions.",
+    "Static embeddings look up one vector per token and average them.",
+    "A router sends queries and documents through different modules.",
+    "Paris is the capital of France and Berlin is the capital of Germany.",
+    "Rivers flow from the mountains down to the sea through green valleys.",
+    "She bought fresh bread, cheese and apples at the morning market.",
+    "The weather today is sunny with a light breeze from the west.",
+    "Programming languages like Python and Rust are popular with developers.",
+    "Cats often sleep during the day and hunt during the night.",
+    "The library opens at nine and closes at six on weekdays.",
+    "Mathematics studies numbers, shapes, patterns and structures.",
+    "An old lighthouse stands on the rocky northern coast.",
+    "Children played football in the park until the sun went down.",
+    "The orchestra performed a symphony written two centuries ago.",
+    "Solar panels convert sunlight directly into electricity.",
+    "Our train was delayed because of snow on the tracks.",
+    "Vaccines train the immune system to recognize viruses.",
+    "He wrote a letter to his grandmother every single week.",
+    "The museum exhibits paintings, sculptures and ancient coins.",
+    "Machine learning models learn patterns from training data.",
+    "Compatibility between software versions is surprisingly hard.",
+    "Saving a model writes configuration files and weight files.",
+    "Loading an older model with a newer library usually works.",
+    "Loading a newer model with an older library may silently lose settings.",
+    "Jupiter is the largest planet in our solar system.",
+    "The chef seasoned the soup with salt, pepper and thyme.",
+    "Bicycles are a cheap, healthy and quiet way to travel.",
+    "Every morning the baker wakes up before dawn to bake.",
+    "Quantum computers exploit superposition and entanglement.",
+    "The committee approved the budget after a long debate.",
+    "Elephants remember places where they found water years ago.",
+    "Volcanoes erupt when pressure builds beneath the earth's crust.",
+    "Good documentation explains why, not only what.",
+    "Version numbers follow major, minor and patch components.",
+    "Unit tests check small pieces of code in isolation.",
+    "Fixtures are saved example files that tests read back.",
+    "Winter evenings are long, dark and quiet in the north.",
+    "The farmer harvested wheat, barley, corn and potatoes.",
+    "Zebras, giraffes and lions live on the African savanna.",
+    "Jazz musicians often improvise melodies over chord changes.",
+    "Oxygen, hydrogen and nitrogen are common chemical elements.",
+]
+
+HIDDEN = 32
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for dist in ("sentence-transformers", "transformers", "tokenizers", "huggingface_hub",
+                 "torch", "numpy", "safetensors"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(RESULT_PREFIX + json.dumps(obj, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------------------
+# base: tiny BERT (WordPiece) and tiny RoBERTa (byte-level BPE)
+# --------------------------------------------------------------------------------------
+
+
+def cmd_base(args: dict) -> dict:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import (BertConfig, BertModel, BertTokenizerFast, RobertaConfig, RobertaModel,
+                              RobertaTokenizerFast)
+
+    out = args["out"]
+    result = {}
+
+    # --- BERT: WordPiece trained from scratch on CORPUS.
+    bert_specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.decoder = decoders.WordPiece(prefix="##")
+    wp.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=400, special_tokens=bert_specials))
+    cls_id, sep_id = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
+    wp.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    bert_tok = BertTokenizerFast(
+        tokenizer_object=wp, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+        cls_token="[CLS]", mask_token="[MASK]", do_lower_case=True, model_max_length=128,
+    )
+    torch.manual_seed(0)
+    bert_cfg = BertConfig(
+        vocab_size=wp.get_vocab_size(), hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=128, pad_token_id=wp.token_to_id("[PAD]"),
+    )
+    bert = BertModel(bert_cfg).eval()
+    bert_dir = os.path.join(out, "tiny-bert")
+    bert.save_pretrained(bert_dir, safe_serialization=True)
+    bert_tok.save_pretrained(bert_dir)
+    # The raw `tokenizers.Tokenizer` (StaticEmbedding needs one) is the tokenizer.json above.
+    result["tiny-bert"] = {"vocab_size": wp.get_vocab_size()}
+
+    # --- RoBERTa: byte-level BPE trained from scratch on CORPUS.
+    rob_specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(CORPUS, trainers.BpeTrainer(
+        vocab_size=600, min_frequency=1, special_tokens=rob_specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    ))
+    bpe.post_processor = processors.RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")))
+    rob_tok = RobertaTokenizerFast(
+        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=128,
+    )
+    torch.manual_seed(0)
+    rob_cfg = RobertaConfig(
+        vocab_size=bpe.get_vocab_size(), hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=130,  # RoBERTa positions start at pad_id + 1
+        type_vocab_size=1, pad_token_id=bpe.token_to_id("<pad>"),
+        bos_token_id=bpe.token_to_id("<s>"), eos_token_id=bpe.token_to_id("</s>"),
+    )
+    rob = RobertaModel(rob_cfg).eval()
+    rob_dir = os.path.join(out, "tiny-roberta")
+    rob.save_pretrained(rob_dir, safe_serialization=True)
+    rob_tok.save_pretrained(rob_dir)
+    result["tiny-roberta"] = {"vocab_size": bpe.get_vocab_size()}
+    result["versions"] = _versions()
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# save: one SentenceTransformer per variant
+# --------------------------------------------------------------------------------------
+
+PROMPTS = {"query": "query: ", "document": "passage: "}
+#: Exceptions that mean "this release does not have that keyword / class".
+MISSING = (TypeError, ImportError, AttributeError)
+
+
+def _models():
+    from sentence_transformers import models
+    return models
+
+
+def _cls(name):
+    """A module class by name; newer releases moved classes, so try the old path first."""
+    models = _models()
+    if hasattr(models, name):
+        return getattr(models, name)
+    raise ImportError(f"sentence_transformers.models has no {name}")
+
+
+def _bert():
+    return _cls("Transformer")("tiny-bert", max_seq_length=64)
+
+
+def _pool(**kw):
+    return _cls("Pooling")(HIDDEN, pooling_mode="mean", **kw)
+
+
+def _norm():
+    return _cls("Normalize")()
+
+
+def _static():
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join("tiny-bert", "tokenizer.json"))
+    return _cls("StaticEmbedding")(tok, embedding_dim=HIDDEN)
+
+
+def _st(modules, **kw):
+    from sentence_transformers import SentenceTransformer
+    return SentenceTransformer(modules=modules, device="cpu", **kw)
+
+
+def _router():
+    router_cls = _cls("Router")
+    query, document = _static(), _static()
+    try:
+        # Explicit default route so encode() without a task works on every 5.x release.
+        return router_cls.for_query_document(query_modules=[query], document_modules=[document],
+                                             default_route="document")
+    except TypeError:
+        return router_cls.for_query_document(query_modules=[query], document_modules=[document])
+
+
+VARIANTS = {
+    "bert_plain": lambda: _st([_bert(), _pool(), _norm()]),
+    "roberta_plain": lambda: _st([_cls("Transformer")("tiny-roberta", max_seq_length=64), _pool(), _norm()]),
+    "bert_prompts": lambda: _st([_bert(), _pool(), _norm()], prompts=dict(PROMPTS), default_prompt_name="query"),
+    "bert_simfn": lambda: _st([_bert(), _pool(), _norm()], similarity_fn_name="dot"),
+    "bert_trunc": lambda: _st([_bert(), _pool(), _norm()], truncate_dim=16),
+    "bert_inclprompt": lambda: _st([_bert(), _pool(include_prompt=False), _norm()],
+                                   prompts=dict(PROMPTS), default_prompt_name="query"),
+    "bert_dense": lambda: _st([_bert(), _pool(), _dense(), _norm()]),
+    "static": lambda: _st([_static()]),
+    "router": lambda: _st([_router()]),
+}
+
+
+def _dense():
+    import torch
+    return _cls("Dense")(in_features=HIDDEN, out_features=16, activation_function=torch.nn.Tanh())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def cmd_save(args: dict) -> dict:
+    import torch
+
+    os.chdir(args["base"])  # base models are referenced by relative name (no absolute paths leak)
+    saved, skipped, errors = [], {}, {}
+    readme_limit = args.get("readme_limit", 20 * 1024)
+    for name in args["variants"]:
+        out_dir = os.path.join(args["out"], name)
+        torch.manual_seed(0)
+        try:
+            model = VARIANTS[name]()
+        except MISSING as exc:
+            skipped[name] = _first_line(exc)
+            continue
+        try:
+            model.save(out_dir)
+        except Exception as exc:  # a real failure, not a missing feature
+            errors[name] = _first_line(exc) + " | " + traceback.format_exc().strip().splitlines()[-1]
+            continue
+        readme = os.path.join(out_dir, "README.md")
+        if os.path.isfile(readme) and os.path.getsize(readme) >= readme_limit:
+            os.remove(readme)
+        saved.append(name)
+    return {"saved": saved, "skipped": skipped, "errors": errors, "versions": _versions()}
+
+
+# --------------------------------------------------------------------------------------
+# verify: load each fixture back and encode
+# --------------------------------------------------------------------------------------
+
+
+def cmd_verify(args: dict) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    results = {}
+    for path in args["paths"]:
+        try:
+            model = SentenceTransformer(path, device="cpu")
+            emb = model.encode(["hello world", "a small test sentence"], convert_to_numpy=True)
+            norms = [round(float((row ** 2).sum() ** 0.5), 4) for row in emb]
+            results[path] = {"ok": True, "shape": list(emb.shape), "norms": norms,
+                             "prompts": getattr(model, "prompts", None),
+                             "default_prompt_name": getattr(model, "default_prompt_name", None),
+                             "similarity_fn_name": getattr(model, "similarity_fn_name", None),
+                             "truncate_dim": getattr(model, "truncate_dim", None)}
+        except Exception as exc:
+            results[path] = {"ok": False, "error": _first_line(exc)}
+    return {"results": results, "versions": _versions()}
+
+
+COMMANDS = {"base": cmd_base, "save": cmd_save, "verify": cmd_verify}
+
+
+def main(argv: list) -> int:
+    if len(argv) != 3 or argv[1] not in COMMANDS:
+        sys.stderr.write(f"usage: {argv[0]} {{{'|'.join(COMMANDS)}}} JSON\n")
+        return 2
+    _emit(COMMANDS[argv[1]](json.loads(argv[2])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Generate tests/fixtures: tiny models saved by real Sentence Transformers releases.
+
+Run by people, not CI. Each release gets its own isolated, cached environment built with
+``stcompat.matrix.envs`` (uv), pinned to the transformers / tokenizers / huggingface_hub /
+numpy of its period (research notes, section 0), so every fixture is written exactly as a
+user of that release would have written it.
+
+Steps:
+  1. build (or reuse) one env per release;
+  2. build the tiny base models once, in the oldest env (transformers 4.30.2), so every
+     later transformers can read them; they stay in ``--build-dir`` (not committed);
+  3. in each release's env, run ``tools/fixture_builder.py save`` which builds every
+     variant and calls ``model.save()``; variants a release lacks are skipped and the
+     reason is recorded;
+  4. write ``manifest.json``; with ``--verify``, load each fixture back in the env that
+     saved it and print a table.
+
+Regenerate everything:
+    python tools/make_fixtures.py --verify
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from stcompat.matrix.envs import EnvBuildError, EnvSpec, ensure_env, release_spec  # noqa: E402
+
+BUILDER = Path(__file__).resolve().parent / "fixture_builder.py"
+RESULT_PREFIX = "@@STCOMPAT_RESULT@@ "  # must match fixture_builder.RESULT_PREFIX
+SCHEMA = "stcompat.fixtures/1"
+
+RELEASES = ("2.2.2", "2.3.1", "2.7.0", "3.0.1", "3.4.1", "4.1.0", "5.1.2", "5.7.0", "6.2.0")
+VARIANTS = ("bert_plain", "roberta_plain", "bert_prompts", "bert_simfn", "bert_trunc",
+            "bert_inclprompt", "bert_dense", "static", "router")
+#: Base models are built with the oldest stack so that every newer transformers reads them.
+BASE_RELEASE = "2.2.2"
+DEFAULT_TORCH = "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+
+_print_lock = threading.Lock()
+
+
+def say(msg: str) -> None:
+    with _print_lock:
+        print(msg, flush=True)
+
+
+def _child_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    # No network from inside the envs (the hub is unreachable anyway; fail fast, not slow).
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false", PYTHONHASHSEED="0",
+               HF_HUB_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1")
+    return env
+
+
+def run_builder(python: Path, command: str, args: dict, label: str) -> dict:
+    """Run one fixture_builder sub-command in an env; return its JSON result."""
+    proc = subprocess.run([str(python), str(BUILDER), command, json.dumps(args)],
+                          capture_output=True, text=True, env=_child_env(), cwd=str(REPO))
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+    raise RuntimeError(f"{label}: fixture_builder {command} failed (exit {proc.returncode}): {tail}")
+
+
+def file_sizes(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.stat().st_size
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def build_base(python: Path, build_dir: Path, force: bool) -> dict:
+    """Tiny BERT/RoBERTa base models in ``build_dir/base`` (built once, reused)."""
+    base = build_dir / "base"
+    marker = base / "base.json"
+    if marker.is_file() and not force:
+        return json.loads(marker.read_text())
+    tmp = build_dir / "base.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    info = run_builder(python, "base", {"out": str(tmp)}, f"st{BASE_RELEASE} base")
+    (tmp / "base.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    shutil.rmtree(base, ignore_errors=True)
+    tmp.rename(base)
+    return info
+
+
+def save_release(release: str, python: Path, base_info: dict, build_dir: Path, out: Path,
+                 variants: tuple) -> dict:
+    """Save all variants with one release; swap them into ``out/st<release>`` on success."""
+    stage = build_dir / "stage" / f"st{release}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    res = run_builder(python, "save", {"base": str(build_dir / "base"), "out": str(stage),
+                                       "variants": list(variants)}, f"st{release}")
+    dest = out / f"st{release}"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(stage), str(dest))
+    say(f"st{release}: saved {len(res['saved'])}, skipped {len(res['skipped'])}, errors {len(res['errors'])}")
+    return res
+
+
+def spec_summary(spec: EnvSpec) -> dict:
+    return {"requirements": list(spec.requirements), "no_deps": list(spec.no_deps),
+            "torch": os.path.basename(spec.torch), "python": spec.python, "env_key": spec.key()}
+
+
+def write_manifest(out: Path, results: dict, specs: dict, base_info: dict) -> dict:
+    """Write manifest.json; releases not regenerated this run keep their old entries."""
+    path = out / "manifest.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    releases = {r: v for r, v in old.get("releases", {}).items() if (out / f"st{r}").is_dir()}
+    fixtures = [f for f in old.get("fixtures", []) if f["release"] in releases and f["release"] not in results]
+    for release, res in results.items():
+        releases[release] = {
+            "env": res["versions"],
+            "pins": spec_summary(specs[release]),
+            "saved": res["saved"],
+            "skipped": res["skipped"],
+            "errors": res["errors"],
+        }
+        for variant in res["saved"]:
+            rel = f"st{release}/{variant}"
+            fixtures.append({"path": rel, "release": release, "variant": variant,
+                             "versions": res["versions"], "files": file_sizes(out / rel)})
+    order = {r: i for i, r in enumerate(RELEASES)}
+    vorder = {v: i for i, v in enumerate(VARIANTS)}
+    fixtures.sort(key=lambda f: (order.get(f["release"], 99), f["release"], vorder.get(f["variant"], 99)))
+    manifest = {
+        "schema": SCHEMA,
+        "generated": datetime.date.today().isoformat(),
+        "generator": "tools/make_fixtures.py",
+        "base_models": base_info,
+        "model_notes": {
+            "tiny-bert": "BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, "
+                         "intermediate_size=37, max_position_embeddings=128), seed 0, WordPiece tokenizer",
+            "tiny-roberta": "same sizes (max_position_embeddings=130), seed 0, byte-level BPE tokenizer",
+            "pipeline": "Transformer(max_seq_length=64) + Pooling(32, mean) + Normalize unless the variant says otherwise",
+        },
+        "releases": dict(sorted(releases.items(), key=lambda kv: order.get(kv[0], 99))),
+        "fixtures": fixtures,
+    }
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def verify(releases: list, pythons: dict, out: Path, jobs: int) -> bool:
+    """Load each fixture back in the env that saved it; print a release x variant table."""
+    manifest = json.loads((out / "manifest.json").read_text())
+
+    def one(release: str) -> tuple:
+        saved = manifest["releases"].get(release, {}).get("saved", [])
+        paths = [str(out / f"st{release}" / v) for v in saved]
+        res = run_builder(pythons[release], "verify", {"paths": paths}, f"st{release} verify")
+        return release, {Path(p).name: r for p, r in res["results"].items()}
+
+    with ThreadPoolExecutor(jobs) as ex:
+        table = dict(ex.map(one, releases))
+    all_ok = True
+    width = 10
+    print("\nverify (loaded in the env that saved it; cell = embedding dim, '-' = skipped)")
+    print("variant".ljust(16) + "".join(r.ljust(width) for r in releases))
+    for variant in VARIANTS:
+        row = variant.ljust(16)
+        for release in releases:
+            r = table[release].get(variant)
+            if r is None:
+                cell = "-"
+            elif r["ok"]:
+                cell = f"ok {r['shape'][1]}"
+            else:
+                cell, all_ok = "FAIL", False
+            row += cell.ljust(width)
+        print(row)
+    for release in releases:
+        for variant, r in table[release].items():
+            if not r["ok"]:
+                print(f"  st{release}/{variant}: {r['error']}")
+    return all_ok
+
+
+def main(argv: Optional[list] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--releases", nargs="+", default=list(RELEASES), metavar="VER",
+                    help=f"subset of: {' '.join(RELEASES)}")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    ap.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel builds (default 2)")
+    ap.add_argument("--build-dir", type=Path, default=REPO / "build" / "fixtures",
+                    help="base models and staging (not committed)")
+    ap.add_argument("--cache-dir", type=Path, default=None, help="env cache (default $STCOMPAT_CACHE or ~/.cache/stcompat/envs)")
+    ap.add_argument("--python", default=sys.executable, help="interpreter for the envs (must match the torch wheel)")
+    ap.add_argument("--torch", default=DEFAULT_TORCH if os.path.isfile(DEFAULT_TORCH) else "torch==2.13.0",
+                    help="torch wheel path or requirement, installed first into every env")
+    ap.add_argument("--offline", action="store_true", help="uv --offline (use uv's cache only)")
+    ap.add_argument("--rebuild-base", action="store_true", help="rebuild the tiny base models")
+    ap.add_argument("--verify", action="store_true", help="after saving, load every fixture back")
+    ap.add_argument("--verify-only", action="store_true", help="only run the verify step")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print uv commands")
+    args = ap.parse_args(argv)
+
+    unknown = [r for r in args.releases if r not in RELEASES]
+    if unknown:
+        ap.error(f"unknown release(s) {unknown}; known: {' '.join(RELEASES)}")
+    releases = [r for r in RELEASES if r in args.releases]
+    jobs = max(1, args.jobs)
+
+    specs = {r: release_spec(r, python=args.python, torch=args.torch) for r in set(releases) | {BASE_RELEASE}}
+    log = say if args.verbose else None
+
+    def env(release: str) -> tuple:
+        say(f"st{release}: env {specs[release].key()} ...")
+        return release, ensure_env(specs[release], cache_dir=args.cache_dir, offline=args.offline, log=log)
+
+    pythons, failed = {}, {}
+    with ThreadPoolExecutor(jobs) as ex:
+        futures = {r: ex.submit(env, r) for r in specs}
+        for r, fut in futures.items():
+            try:
+                pythons[r] = fut.result()[1]
+            except EnvBuildError as exc:
+                failed[r] = str(exc)
+                say(f"st{r}: ENV FAILED: {exc}")
+
+    out = args.out.resolve()
+    if not args.verify_only:
+        if BASE_RELEASE not in pythons:
+            print(f"cannot build base models: env for {BASE_RELEASE} failed", file=sys.stderr)
+            return 1
+        base_info = build_base(pythons[BASE_RELEASE], args.build_dir.resolve(), args.rebuild_base)
+        todo = [r for r in releases if r in pythons]
+        results = {}
+        with ThreadPoolExecutor(jobs) as ex:
+            futures = {r: ex.submit(save_release, r, pythons[r], base_info, args.build_dir.resolve(), out,
+                                    tuple(args.variants)) for r in todo}
+            for r, fut in futures.items():
+                try:
+                    results[r] = fut.result()
+                except RuntimeError as exc:
+                    failed[r] = str(exc)
+                    say(f"st{r}: SAVE FAILED: {exc}")
+        manifest = write_manifest(out, results, specs, base_info)
+        print(f"\nwrote {out / 'manifest.json'} ({len(manifest['fixtures'])} fixtures)")
+        for r in releases:
+            res = results.get(r)
+            if res:
+                skipped = ", ".join(f"{v} ({why})" for v, why in res["skipped"].items()) or "none"
+                print(f"  st{r}: saved {' '.join(res['saved'])}; skipped: {skipped}")
+                for v, why in res["errors"].items():
+                    print(f"  st{r}: ERROR {v}: {why}")
+                    failed[f"{r}/{v}"] = why
+
+    ok = True
+    if args.verify or args.verify_only:
+        ok = verify([r for r in releases if r in pythons], pythons, out, jobs)
+    for r, why in failed.items():
+        print(f"FAILED st{r}: {why}", file=sys.stderr)
+    return 0 if ok and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
