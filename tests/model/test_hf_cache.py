@@ -1,0 +1,70 @@
+"""Repo ids resolved in a Hugging Face cache laid out exactly as huggingface_hub writes it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stcompat import inspect_model, inspect_models
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def make_cache(cache: Path, source: Path, repo_id: str = "acme/mini") -> Path:
+    """models--acme--mini/{blobs, refs/main, snapshots/COMMIT/* -> ../../blobs/*}, as the hub writes."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(COMMIT)
+    for file in sorted(p for p in source.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(exist_ok=True)
+        if not blob.exists():
+            if len(data) > 1_000_000:
+                os.link(file.resolve(), blob)
+            else:
+                blob.write_bytes(data)
+        link = repo / "snapshots" / COMMIT / file.relative_to(source)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    return repo
+
+
+def test_repo_id_resolves_to_its_snapshot(minilm, tmp_path):
+    make_cache(tmp_path / "hub", minilm)
+    manifest = inspect_model("acme/mini", cache_dir=str(tmp_path / "hub"))
+    assert manifest.source == "hf-cache" and manifest.repo_id == "acme/mini" and manifest.revision == COMMIT
+    # Snapshot files are symlinks into blobs/, inside the repo folder: followed, not reported.
+    assert "STC011" not in [p.code for p in manifest.problems]
+    assert manifest.saved_with["sentence_transformers"] == "2.0.0"
+    assert manifest.weights[0].header_ok
+
+
+def test_cli_resolves_repo_id_offline(minilm, tmp_path):
+    make_cache(tmp_path / "hub", minilm)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"))
+    result = subprocess.run([sys.executable, "-m", "stcompat.cli", "inspect", "acme/mini", "--format", "json"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["revision"] == COMMIT
+
+
+def test_snapshot_symlink_leaving_the_repo_folder_is_reported(minilm, tmp_path):
+    repo = make_cache(tmp_path / "hub", minilm)
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("{}")
+    (repo / "snapshots" / COMMIT / "extra.json").symlink_to(outside)
+    manifest = inspect_model("acme/mini", cache_dir=str(tmp_path / "hub"))
+    assert [p.file for p in manifest.problems if p.code == "STC011"] == ["extra.json"]
+
+
+def test_whole_cache_folder_is_a_folder_of_models(minilm, tmp_path):
+    make_cache(tmp_path / "hub", minilm, "acme/one")
+    make_cache(tmp_path / "hub", minilm, "acme/two")
+    manifests = inspect_models(tmp_path / "hub")
+    assert len(manifests) == 2
+    assert all("STC011" not in [p.code for p in m.problems] for m in manifests)
