@@ -20,7 +20,8 @@ _SPARSE_KINDS = frozenset({"SpladePooling", "MLMTransformer", "SparseAutoEncoder
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """StaticEmbedding -> static_embedding, MLMTransformer -> mlm_transformer."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def _generation(modules: tuple[ModuleEntry, ...] | None, pooling: PoolingInfo | None) -> str:
