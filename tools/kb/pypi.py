@@ -1,0 +1,159 @@
+"""Release artifacts from PyPI's JSON API, downloaded once, checked against their sha256, never installed.
+
+Nothing here imports or runs a downloaded file: callers read members with zipfile/tarfile and ast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urljoin
+
+from packaging.version import InvalidVersion, Version
+
+INDEX = os.environ.get("STCOMPAT_PYPI_JSON", "https://pypi.org/pypi/{name}/json")
+CACHE = Path(os.environ.get("STCOMPAT_CACHE", Path.home() / ".cache" / "stcompat")) / "artifacts"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of one release on PyPI."""
+
+    name: str
+    """Project name as asked."""
+    version: str
+    """Release version."""
+    filename: str
+    """File name on PyPI (wheel or sdist)."""
+    url: str
+    """Absolute download URL."""
+    sha256: str
+    """Digest published by PyPI; downloads are checked against it."""
+    upload_time: str
+    """ISO 8601 upload time."""
+    packagetype: str
+    """``bdist_wheel`` or ``sdist``."""
+    requires_python: str | None
+    """Requires-Python as published."""
+
+    def record(self) -> dict[str, str]:
+        """What the knowledge base stores about where a fact came from."""
+        return {"filename": self.filename, "sha256": self.sha256, "upload_time": self.upload_time}
+
+
+def project(name: str) -> dict:
+    """The project's JSON document (all releases)."""
+    url = INDEX.format(name=name)
+    with urllib.request.urlopen(url, timeout=60) as response:
+        document = json.load(response)
+    document["_url"] = url
+    return document
+
+
+def releases(name: str, include_prereleases: bool = False) -> dict[str, list[Artifact]]:
+    """Version -> artifacts, sorted by version; yanked files and empty releases are left out."""
+    document = project(name)
+    found: dict[str, list[Artifact]] = {}
+    for version, files in document["releases"].items():
+        try:
+            parsed = Version(version)
+        except InvalidVersion:
+            continue
+        if parsed.is_prerelease and not include_prereleases:
+            continue
+        artifacts = [
+            Artifact(name, version, f["filename"], urljoin(document["_url"], f["url"]), f["digests"]["sha256"],
+                     f.get("upload_time_iso_8601") or f.get("upload_time", ""), f["packagetype"],
+                     f.get("requires_python"))
+            for f in files if not f.get("yanked")
+        ]
+        if artifacts:
+            found[version] = artifacts
+    return dict(sorted(found.items(), key=lambda item: Version(item[0])))
+
+
+def pick(artifacts: list[Artifact], prefer: str = "wheel") -> Artifact:
+    """A pure-Python wheel when there is one (``prefer="wheel"``), else the sdist (or the reverse)."""
+    wheels = [a for a in artifacts if a.packagetype == "bdist_wheel" and a.filename.endswith("-none-any.whl")]
+    sdists = [a for a in artifacts if a.packagetype == "sdist"]
+    order = (wheels, sdists) if prefer == "wheel" else (sdists, wheels)
+    for group in order:
+        if group:
+            return group[0]
+    return artifacts[0]
+
+
+def download(artifact: Artifact) -> Path:
+    """The artifact's file in the local cache, downloaded and sha256-checked if needed."""
+    target = CACHE / artifact.name / artifact.filename
+    if target.is_file() and _sha256(target) == artifact.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(artifact.url, timeout=300) as response:
+        data = response.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != artifact.sha256:
+        raise RuntimeError(f"{artifact.filename}: sha256 {digest} does not match PyPI's {artifact.sha256}")
+    partial = target.with_suffix(target.suffix + ".part")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def members(path: Path, suffixes: tuple[str, ...] = (".py",)) -> Iterator[tuple[str, bytes]]:
+    """(member name without the sdist's top folder, bytes) for files ending in ``suffixes``."""
+    if path.name.endswith(".whl") or path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(suffixes):
+                    name = info.filename
+                    if path.suffix == ".zip":
+                        name = name.split("/", 1)[-1]
+                    yield name, archive.read(info)
+        return
+    with tarfile.open(path) as archive:
+        for info in archive.getmembers():
+            if info.isfile() and info.name.endswith(suffixes):
+                handle = archive.extractfile(info)
+                if handle is not None:
+                    yield info.name.split("/", 1)[-1], handle.read()
+
+
+def metadata_text(path: Path) -> str:
+    """Core metadata: the wheel's METADATA, or the sdist's top-level PKG-INFO."""
+    if path.name.endswith(".whl"):
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+            return archive.read(name).decode("utf-8", "replace")
+    with tarfile.open(path) as archive:
+        for info in archive.getmembers():
+            if info.name.count("/") == 1 and info.name.endswith("/PKG-INFO"):
+                handle = archive.extractfile(info)
+                return handle.read().decode("utf-8", "replace") if handle else ""
+    return ""
+
+
+def read_member(path: Path, member: str) -> bytes | None:
+    """One member's bytes (member named without the sdist's top folder), or None."""
+    for name, data in members(path, (member.rsplit("/", 1)[-1],)):
+        if name == member:
+            return data
+    return None
+
+
+__all__ = ["Artifact", "download", "members", "metadata_text", "pick", "project", "read_member", "releases"]

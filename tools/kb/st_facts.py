@@ -1,0 +1,438 @@
+"""Facts about every sentence-transformers release, by static analysis (ast) of its PyPI artifact.
+
+For each release from 2.0.0 on:
+- ``exports``: for each module under ``sentence_transformers`` whose path has a ``models`` or
+  ``modules`` component (where every class named in a modules.json ``type`` lives), the class-like
+  names it binds at top level, each with the ``module:Class`` that defines it when that can be
+  followed through imports.
+- ``deprecated_paths``: 5.4+ aliases old module paths to new ones with a meta path finder
+  (``util/deprecated_import.py`` ``DEPRECATED_MODULE_PATHS``).
+- ``loaders``: for each module class, how ``load`` turns its config file into an instance: the
+  ``__init__`` parameters, whether the config is splatted into the constructor unfiltered (so an
+  unknown key raises TypeError), renamed keys, legacy Pooling flags a decorator converts.
+- ``cst_keys_read``: which config_sentence_transformers.json keys the loader reads.
+- the version-warning text and how versions are compared; the import error template;
+  Requires-Dist and Requires-Python.
+
+Nothing downloaded is imported or executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from email.parser import Parser
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
+
+from . import pypi
+
+PACKAGE = "sentence-transformers"
+FIRST = Version("2.0.0")
+CST_KEYS = ("__version__", "prompts", "default_prompt_name", "similarity_fn_name", "truncate_dim",
+            "requirements", "model_type")
+DEPENDENCIES = ("transformers", "torch", "huggingface-hub", "tokenizers", "numpy", "safetensors",
+                "scikit-learn", "scipy", "torchvision", "sentencepiece", "nltk", "tqdm", "pillow")
+# Functions that read config_sentence_transformers.json / modules.json, by release generation.
+_LOADER_FUNCTIONS = frozenset({"_load_sbert_model", "_load_config_modules", "_parse_model_config",
+                               "_load_module_class_from_ref"})
+_INTEREST = re.compile(r"^sentence_transformers(\.[\w]+)*\.(models|modules)(\.|$)")
+
+
+def _dotted(member: str) -> str | None:
+    """sentence_transformers/models/Pooling.py -> sentence_transformers.models.Pooling."""
+    if not member.startswith("sentence_transformers/") or not member.endswith(".py"):
+        return None
+    parts = member[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _absolute(current: str, is_package: bool, level: int, module: str | None) -> str:
+    """Resolve ``from ..x import y`` inside module ``current``."""
+    if level == 0:
+        return module or ""
+    base = current.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (level - 1)] if level > 1 else base
+    return ".".join(base + ([module] if module else []))
+
+
+def _top_statements(body: list[ast.stmt]):
+    """Top-level statements, looking inside if/try/with blocks (imports guarded by try are common)."""
+    for node in body:
+        yield node
+        for attr in ("body", "orelse", "finalbody"):
+            if isinstance(node, (ast.If, ast.Try, ast.With)) and hasattr(node, attr):
+                yield from _top_statements(getattr(node, attr))
+        if isinstance(node, ast.Try):
+            for handler in node.handlers:
+                yield from _top_statements(handler.body)
+
+
+class Release:
+    """The parsed sources of one release."""
+
+    def __init__(self, sources: dict[str, tuple[bytes, bool]]) -> None:
+        self.trees: dict[str, ast.Module] = {}
+        self.is_package: dict[str, bool] = {}
+        for dotted, (data, is_package) in sources.items():
+            try:
+                self.trees[dotted] = ast.parse(data)
+            except SyntaxError:
+                continue
+            self.is_package[dotted] = is_package
+        self._bindings: dict[str, dict[str, str]] = {}
+
+    def bindings(self, module: str, seen: frozenset[str] = frozenset()) -> dict[str, str]:
+        """Top-level names of ``module`` -> origin (``mod:Class`` for classes, ``mod:name`` otherwise)."""
+        if module in self._bindings:
+            return self._bindings[module]
+        tree = self.trees.get(module)
+        if tree is None or module in seen:
+            return {}
+        seen = seen | {module}
+        names: dict[str, str] = {}
+        for node in _top_statements(tree.body):
+            if isinstance(node, ast.ClassDef):
+                names[node.name] = f"{module}:{node.name}"
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names[node.name] = f"{module}:{node.name}"
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        names[target.id] = f"{module}:{target.id}"
+            elif isinstance(node, ast.ImportFrom):
+                source = _absolute(module, self.is_package.get(module, False), node.level, node.module)
+                for alias in node.names:
+                    if alias.name == "*":
+                        names.update({k: v for k, v in self.bindings(source, seen).items()
+                                      if not k.startswith("_")})
+                        continue
+                    origin = self.bindings(source, seen).get(alias.name)
+                    if origin is None and f"{source}.{alias.name}" in self.trees:
+                        origin = f"{source}.{alias.name}:<module>"
+                    names[alias.asname or alias.name] = origin or f"{source}:{alias.name}"
+        self._bindings[module] = names
+        return names
+
+    def class_node(self, origin: str) -> ast.ClassDef | None:
+        module, _, name = origin.partition(":")
+        tree = self.trees.get(module)
+        if tree is None:
+            return None
+        return next((n for n in _top_statements(tree.body) if isinstance(n, ast.ClassDef) and n.name == name), None)
+
+
+def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
+    return next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+
+
+def _class_attr(cls: ast.ClassDef, name: str) -> Any:
+    for node in cls.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and node.value is not None:
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                return None
+    return None
+
+
+def _decorator_names(func: ast.FunctionDef) -> list[str]:
+    names = []
+    for dec in func.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        names.append(ast.unparse(target))
+    return names
+
+
+def _splats_into_constructor(func: ast.FunctionDef, class_name: str) -> bool:
+    """Whether ``func`` calls ``cls(**x)`` / ``ClassName(**x)`` / ``Module.__init__``-style with **config."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("cls", class_name):
+            if any(k.arg is None for k in node.keywords):
+                return True
+    return False
+
+
+def _constructor_call_args(func: ast.FunctionDef, class_name: str) -> tuple[int, list[str]]:
+    """(positional args, explicit keyword names) of the ``cls(..., **config)`` call in ``func``."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("cls", class_name) \
+                and any(k.arg is None for k in node.keywords):
+            return len(node.args), [k.arg for k in node.keywords if k.arg is not None]
+    return 0, []
+
+
+def _filters_keys(func: ast.FunctionDef) -> bool:
+    """Whether ``func`` drops config keys the constructor does not know (config_keys / signature)."""
+    for node in ast.walk(func):
+        if isinstance(node, (ast.DictComp, ast.comprehension, ast.Compare)):
+            text = ast.unparse(node)
+            if "config_keys" in text or "signature" in text or "co_varnames" in text:
+                return True
+    return False
+
+
+def _base_names(cls: ast.ClassDef) -> list[str]:
+    return [ast.unparse(b).rsplit(".", 1)[-1] for b in cls.bases]
+
+
+def _find_inherited(release: Release, cls: ast.ClassDef, module: str, method: str, depth: int = 0):
+    """(defining ClassDef, FunctionDef) of ``method`` on ``cls`` or its bases within the release."""
+    own = _method(cls, method)
+    if own is not None or depth > 5:
+        return cls, own
+    scope = release.bindings(module)
+    for base in _base_names(cls):
+        origin = scope.get(base)
+        node = release.class_node(origin) if origin and not origin.endswith("<module>") else None
+        if node is not None:
+            found = _find_inherited(release, node, origin.split(":")[0], method, depth + 1)
+            if found[1] is not None:
+                return found
+    return cls, None
+
+
+def _loader(release: Release, origin: str) -> dict[str, Any] | None:
+    """How ``load`` of the class at ``origin`` builds the module from its config."""
+    cls = release.class_node(origin)
+    if cls is None:
+        return None
+    module = origin.split(":")[0]
+    _, init = _find_inherited(release, cls, module, "__init__")
+    load_owner, load = _find_inherited(release, cls, module, "load")
+    params: list[str] = []
+    required: list[str] = []
+    var_keyword = False
+    decorators: list[str] = []
+    if init is not None:
+        args = init.args
+        positional = args.posonlyargs + args.args
+        defaults_from = len(positional) - len(args.defaults)
+        for position, arg in enumerate(positional):
+            if arg.arg == "self":
+                continue
+            params.append(arg.arg)
+            if position < defaults_from:
+                required.append(arg.arg)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            params.append(arg.arg)
+            if default is None:
+                required.append(arg.arg)
+        var_keyword = args.kwarg is not None
+        decorators = _decorator_names(init)
+    mode = "unknown"
+    passes: tuple[int, list[str]] = (0, [])
+    if load is not None:
+        passes = _constructor_call_args(load, load_owner.name)
+        if passes == (0, []):
+            passes = _constructor_call_args(load, cls.name)
+        _, load_config = _find_inherited(release, cls, module, "load_config")
+        if _splats_into_constructor(load, load_owner.name) or _splats_into_constructor(load, cls.name):
+            filtered = _filters_keys(load) or (load_config is not None and _filters_keys(load_config))
+            mode = "filter" if filtered else "splat"
+        elif "config" not in ast.unparse(load):
+            mode = "no-config"
+    # Weight files the module's own load() opens (Dense <= 3.0.0 reads only pytorch_model.bin).
+    weight_files = sorted({text for text in _string_constants(load) if text.endswith((".bin", ".safetensors"))}) \
+        if load is not None else []
+    renames = _class_attr(cls, "config_key_renames") or {}
+    legacy_flags: list[str] = []
+    if any("pooling_mode" in d for d in decorators):
+        # The decorator turns legacy pooling_mode_* booleans into pooling_mode: collect those keys.
+        source = ast.unparse(release.trees[module])
+        legacy_flags = sorted(set(re.findall(r"['\"](pooling_mode_[a-z_]+)['\"]", source)))
+    return {
+        "init_params": params,
+        "init_required": required,
+        "init_var_keyword": var_keyword,
+        "load": mode,
+        "config_file": _class_attr(cls, "config_file_name"),
+        "config_key_renames": renames if isinstance(renames, dict) else {},
+        "legacy_pooling_flags": legacy_flags,
+        "weight_files": weight_files,
+        "load_passes_positional": passes[0],
+        "load_passes_keywords": passes[1],
+    }
+
+
+def _string_constants(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            found.append(ast.unparse(node))
+    return found
+
+
+def _loader_files(release: Release) -> list[str]:
+    """Modules that hold SentenceTransformer's loading code (they define _load_sbert_model or the warning)."""
+    hits = []
+    for module, tree in release.trees.items():
+        source_names = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if source_names & _LOADER_FUNCTIONS:
+            hits.append(module)
+    return sorted(hits)
+
+
+def _cst_keys_read(release: Release, modules: list[str]) -> list[str]:
+    """Keys of config_sentence_transformers.json the loader reads: ``<...config...>.get("k")`` or ``[...]["k"]``."""
+    keys = set()
+    for module in modules:
+        for node in ast.walk(release.trees[module]):
+            receiver = key = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                    and node.args and isinstance(node.args[0], ast.Constant):
+                receiver, key = node.func.value, node.args[0].value
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                receiver, key = node.value, node.slice.value
+            elif isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) \
+                    and any(isinstance(op, ast.In) for op in node.ops):
+                receiver, key = node.comparators[0], node.left.value
+            if key in CST_KEYS and receiver is not None and "model_config" in ast.unparse(receiver).lower():
+                keys.add(key)
+    return sorted(keys)
+
+
+def _version_warning(release: Release, modules: list[str]) -> dict[str, Any] | None:
+    for module in modules:
+        tree = release.trees[module]
+        for text in _string_constants(tree):
+            if "created with" in text and "version" in text:
+                source = ast.unparse(tree)
+                packaging_compare = "version.parse(" in source or "parse_version(" in source or "Version(" in source
+                return {"template": text.strip("\n"), "comparison": "packaging" if packaging_compare else "string",
+                        "module": module}
+    return None
+
+
+def _import_error_template(release: Release) -> str | None:
+    for module, tree in release.trees.items():
+        if module.startswith("sentence_transformers.util"):
+            for text in _string_constants(tree):
+                if "does not define a" in text:
+                    return text
+    return None
+
+
+def _requires(artifact_path: Path, sources: dict[str, tuple[bytes, bool]]) -> tuple[dict[str, str], str | None]:
+    """Requires-Dist (name -> specifier, extras and markers dropped) and Requires-Python."""
+    meta = Parser().parsestr(pypi.metadata_text(artifact_path))
+    lines = meta.get_all("Requires-Dist") or []
+    requires_python = meta.get("Requires-Python")
+    if not lines:  # old sdists: read install_requires from setup.py
+        setup = pypi.read_member(artifact_path, "setup.py")
+        if setup:
+            for node in ast.walk(ast.parse(setup)):
+                if isinstance(node, ast.keyword) and node.arg == "install_requires":
+                    try:
+                        lines = list(ast.literal_eval(node.value))
+                    except ValueError:
+                        pass
+                if isinstance(node, ast.keyword) and node.arg == "python_requires" and requires_python is None:
+                    try:
+                        requires_python = ast.literal_eval(node.value)
+                    except ValueError:
+                        pass
+    found: dict[str, str] = {}
+    for line in lines:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None and "extra" in str(req.marker):
+            continue
+        name = req.name.lower().replace("_", "-")
+        if name in DEPENDENCIES:
+            found[name] = str(req.specifier)
+    return found, requires_python
+
+
+def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
+    """Everything this module knows about one release."""
+    path = pypi.download(artifact)
+    sources: dict[str, tuple[bytes, bool]] = {}
+    for member, data in pypi.members(path):
+        dotted = _dotted(member)
+        if dotted:
+            sources[dotted] = (data, member.endswith("__init__.py"))
+    release = Release(sources)
+    deprecated: dict[str, str] = {}
+    for module, tree in release.trees.items():
+        if module.endswith("deprecated_import"):
+            for node in _top_statements(tree.body):
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DEPRECATED_MODULE_PATHS"
+                                                        for t in node.targets):
+                    deprecated = {k: v for k, v in ast.literal_eval(node.value).items() if _INTEREST.match(k)}
+    exports: dict[str, dict[str, str]] = {}
+    loaders: dict[str, Any] = {}
+    for module in sorted(release.trees):
+        if not _INTEREST.match(module):
+            continue
+        names = {k: v for k, v in release.bindings(module).items() if k[:1].isupper()}
+        exports[module] = names
+        for origin in names.values():
+            if origin not in loaders and not origin.endswith("<module>"):
+                cls = release.class_node(origin)
+                if cls is not None and _method(cls, "forward") is not None or (cls is not None and _find_inherited(
+                        release, cls, origin.split(":")[0], "load")[1] is not None):
+                    loaders[origin] = _loader(release, origin)
+    loader_modules = _loader_files(release)
+    requires, requires_python = _requires(path, sources)
+    return {
+        "version": artifact.version,
+        "artifact": artifact.record(),
+        "requires_python": requires_python or artifact.requires_python,
+        "requires_dist": requires,
+        "packages": sorted(m for m, is_pkg in release.is_package.items() if is_pkg),
+        "exports": exports,
+        "deprecated_paths": deprecated,
+        "loaders": {k: v for k, v in sorted(loaders.items()) if v is not None},
+        "loader_modules": loader_modules,
+        "cst_keys_read": _cst_keys_read(release, loader_modules),
+        "version_warning": _version_warning(release, loader_modules),
+        "import_error_template": _import_error_template(release),
+        "checks_requirements": any("check_version_requirements" in ast.unparse(release.trees[m])
+                                   for m in loader_modules),
+    }
+
+
+def build(versions: list[str] | None = None) -> dict[str, Any]:
+    """The sentence-transformers part of the knowledge base."""
+    import datetime
+
+    all_releases = pypi.releases(PACKAGE)
+    chosen = [v for v in all_releases if Version(v) >= FIRST and (versions is None or v in versions)]
+    facts = [release_facts(pypi.pick(all_releases[v])) for v in chosen]
+    return {
+        "schema": "stcompat.kb.sentence_transformers/1",
+        "built": datetime.date.today().isoformat(),
+        "package": PACKAGE,
+        "releases": facts,
+    }
+
+
+def main() -> None:
+    import json
+    import sys
+
+    document = build(sys.argv[1:] or None)
+    for release in document["releases"]:
+        print(release["version"], release["cst_keys_read"], bool(release["version_warning"]),
+              len(release["exports"]), len(release["loaders"]), file=sys.stderr)
+    out = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data" / "sentence_transformers.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, separators=(",", ":")))
+    print(f"wrote {out} ({out.stat().st_size} bytes)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
