@@ -207,7 +207,14 @@ def _fill(template: str, *values: str) -> str:
     if text.startswith(("f\"", "f'")):
         text = text[2:-1]
     iterator = iter(values)
-    return _PLACEHOLDER.sub(lambda m: next(iterator, m.group(0)), text)
+
+    def value(match: re.Match) -> str:
+        item = next(iterator, None)
+        if item is None:
+            return match.group(0)
+        return repr(item) if match.group(0).endswith("!r}") else item
+
+    return _PLACEHOLDER.sub(value, text)
 
 
 class Knowledge:
@@ -259,22 +266,28 @@ class Knowledge:
         return tuple(Version(e["version"]) for e in self._transformers.get("releases", ()))
 
     def model_type_known(self, transformers: Version, model_type: str) -> bool | None:
-        """Whether that transformers release knows ``model_type``; None when not covered."""
+        """Whether that transformers release knows ``model_type``; None when not covered.
+
+        The data stores each type's first (and, if removed, last) release rather than full lists.
+        """
         entry = self._tf_entry(transformers)
         if entry is None:
             return None
-        return model_type in entry.get("model_types", ())
+        scanned = Version(entry["version"])
+        first = self._transformers.get("first_release_with_model_type", {}).get(model_type)
+        last = self._transformers.get("last_release_with_model_type", {}).get(model_type)
+        return first is not None and Version(first) <= scanned and (last is None or Version(last) >= scanned)
 
     def first_transformers_with(self, model_type: str) -> str | None:
         """The first scanned transformers release that knows ``model_type``."""
         return self._transformers.get("first_release_with_model_type", {}).get(model_type)
 
-    def unknown_model_type_error(self, transformers: Version, model_type: str) -> str:
-        """The ValueError text that release raises for an unknown model_type."""
-        entry = self._tf_entry(transformers) or {}
-        template = entry.get("unknown_model_type_error") or self._transformers.get("unknown_model_type_error") or \
-            "Unrecognized model type {}"
-        return _fill(template, model_type)
+    def unknown_model_type_error(self, transformers: Version, model_type: str) -> tuple[str, str]:
+        """(exception type, message) that release raises for an unknown model_type
+        (KeyError up to 4.36, ValueError "...does not recognize this architecture..." after)."""
+        entry = (self._tf_entry(transformers) or {}).get("unknown_model_type_error") or {}
+        template = entry.get("message") or self._transformers.get("unknown_model_type_error") or "{}"
+        return entry.get("exception", "ValueError"), _fill(template, model_type)
 
     def torch_load_floor(self, transformers: Version) -> tuple[str | None, str | None]:
         """(torch version below which that transformers refuses torch.load, its error text)."""

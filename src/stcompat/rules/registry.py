@@ -36,6 +36,8 @@ class Rule:
     """Why it matters to someone deploying the model."""
     fix: str
     """What to do about it."""
+    effect: str = ""
+    """For check findings: what it does to the verdict (``fails``, ``degraded``, ``unknown``, ``info``)."""
 
 
 _RULES: tuple[Rule, ...] = (
@@ -122,9 +124,179 @@ _RULES: tuple[Rule, ...] = (
         "The fast tokenizer cannot be built from it.",
         "Re-save the tokenizer with a current tokenizers release.",
     ),
+    Rule(
+        "STC601", "fingerprint-unreadable", Severity.ERROR,
+        "A fingerprint file is not a zip archive with a stcompat header, an array is truncated, "
+        "or its corpus does not match its stored hash.",
+        "verify and compare have nothing trustworthy to compare against.",
+        "Write the fingerprint again with `stcompat fingerprint MODEL -o FILE` in the reference environment.",
+    ),
+    Rule(
+        "STC602", "corpus-malformed", Severity.ERROR,
+        "A --corpus file is empty, not UTF-8, or a JSON line is not an object with a string \"text\".",
+        "The probe texts cannot be read.",
+        "Give one text a line, or JSON lines such as {\"text\": \"...\", \"tags\": [\"long\"], \"prompt\": \"query\"}.",
+    ),
+    Rule(
+        "STC603", "fingerprint-format-unsupported", Severity.ERROR,
+        "A fingerprint file declares a format version this stcompat does not read "
+        "(see docs/fingerprint-format.md).",
+        "Reading it anyway could compare the wrong numbers.",
+        "Upgrade stcompat, or fingerprint again with the installed one.",
+    ),
+    Rule(
+        "STC604", "runtime-missing", Severity.ERROR,
+        "fingerprint or verify needs numpy and sentence-transformers, and one is not installed.",
+        "Embeddings cannot be computed in this environment.",
+        "pip install 'stcompat[runtime]' (install torch first), or use `compare` on two fingerprint files.",
+    ),
+    Rule(
+        "STC605", "model-load-failed", Severity.ERROR,
+        "The installed sentence-transformers raised an error while loading the model.",
+        "The model cannot serve in this environment at all, which is worse than any drift.",
+        "Run `stcompat inspect MODEL` for the cause; pin the release the model was saved with.",
+    ),
+    Rule(
+        "STC606", "corpus-mismatch", Severity.ERROR,
+        "Two fingerprints given to compare embed different corpora.",
+        "Embeddings of different texts cannot be compared.",
+        "Fingerprint both sides with the same --corpus (or both with the built-in probe corpus).",
+    ),
+    # ---- check: sentence-transformers modules (STC1xx) -------------------------------------
+    Rule(
+        "STC101", "module-class-missing", Severity.ERROR,
+        "A modules.json (or router_config.json) `type` cannot be imported by the target "
+        "sentence-transformers: its module path does not exist there, or does not define the class.",
+        "Loading raises ModuleNotFoundError / ImportError before anything else happens. Typical: a 5.4+ save "
+        "(sentence_transformers.base.modules.*) on <= 5.3; StaticEmbedding (3.2+) or Router (5.0+) on older releases.",
+        "Upgrade sentence-transformers to the release check names, or `stcompat convert` the folder.",
+        "fails",
+    ),
+    Rule(
+        "STC102", "module-config-rejected", Severity.ERROR,
+        "A module's config file has a key the target's loader passes to the constructor, which does not "
+        "accept it (or lacks a key the constructor requires).",
+        "Loading raises TypeError: e.g. `Pooling.__init__() got an unexpected keyword argument 'include_prompt'` "
+        "(a 2.4+ save on 2.3).",
+        "Upgrade sentence-transformers to the release check names.",
+        "fails",
+    ),
+    Rule(
+        "STC103", "module-weights-unreadable", Severity.ERROR,
+        "A module stores its weights only in a file the target's loader does not open "
+        "(e.g. 2_Dense/model.safetensors, written from 3.0.1, read by Dense <= 3.0.0 only as pytorch_model.bin).",
+        "Loading raises FileNotFoundError.",
+        "Upgrade sentence-transformers, or convert the module's weights to the format the target reads.",
+        "fails",
+    ),
+    Rule(
+        "STC104", "custom-module", Severity.WARNING,
+        "A module type lives outside sentence_transformers: its behaviour depends on code stcompat does not know.",
+        "Whether it loads depends on that package being installed (and on trust_remote_code from ST 6.0).",
+        "Install the package that provides it, and review its code; check cannot predict it.",
+        "unknown",
+    ),
+    # ---- check: config_sentence_transformers.json (STC11x) ---------------------------------
+    Rule(
+        "STC110", "prompts-ignored", Severity.WARNING,
+        "The model was saved with prompts / default_prompt_name, and the target release does not read them (< 2.4).",
+        "The model loads, but texts are embedded without their prompt: embeddings differ silently "
+        "(min cosine 0.93 measured on a tiny model).",
+        "Upgrade sentence-transformers, or prepend the prompt to the texts yourself.",
+        "degraded",
+    ),
+    Rule(
+        "STC111", "similarity-fn-ignored", Severity.WARNING,
+        "The model was saved with a similarity_fn_name other than cosine, and the target release does not "
+        "read it (< 3.0).",
+        "`model.similarity` does not exist or scores with cosine instead of the saved function; rankings can change.",
+        "Upgrade sentence-transformers, or compute the saved similarity yourself.",
+        "degraded",
+    ),
+    Rule(
+        "STC112", "truncate-dim-ignored", Severity.WARNING,
+        "The model was saved with truncate_dim, and the target release does not read it from the config (< 5.4).",
+        "The model loads but returns full-size embeddings: the dimension changes silently and no longer "
+        "matches an index built with the saved model.",
+        "Upgrade sentence-transformers, or pass truncate_dim= when loading.",
+        "degraded",
+    ),
+    Rule(
+        "STC113", "requirements-unmet", Severity.ERROR,
+        "The model declares `requirements` that the target stack does not satisfy, and the target release "
+        "enforces them (6.0+).",
+        "Loading raises ImportError listing the unmet requirements.",
+        "Install versions that satisfy the model's requirements.",
+        "fails",
+    ),
+    Rule(
+        "STC114", "requirements-not-enforced", Severity.INFO,
+        "The model declares `requirements` the target stack does not satisfy, but the target release does not "
+        "read them (< 6.0).",
+        "The model's author says it needs those versions; the load will not tell you.",
+        "Install versions that satisfy the model's requirements.",
+        "info",
+    ),
+    Rule(
+        "STC115", "newer-save-warning", Severity.INFO,
+        "The model was saved by a newer sentence-transformers than the target; the target logs its version warning.",
+        "This warning is the only message users see before a failure or a silent change.",
+        "Prefer upgrading the framework to the saving release.",
+        "info",
+    ),
+    # ---- check: transformers (STC2xx) ---------------------------------------------------------
+    Rule(
+        "STC201", "model-type-unknown", Severity.ERROR,
+        "config.json's model_type is not known to the target transformers release.",
+        "AutoConfig raises ValueError (\"...does not recognize this architecture...\").",
+        "Upgrade transformers to the first release that knows the model_type.",
+        "fails",
+    ),
+    Rule(
+        "STC202", "remote-code-model", Severity.WARNING,
+        "config.json maps Auto classes to Python files in the model folder (auto_map).",
+        "The load runs that code (trust_remote_code=True) and its behaviour is outside what check knows.",
+        "Review the code; prefer an architecture that ships with transformers.",
+        "unknown",
+    ),
+    # ---- check: tokenizers (STC3xx) -------------------------------------------------------------
+    Rule(
+        "STC301", "bpe-merges-pairs-unreadable", Severity.ERROR,
+        "tokenizer.json stores BPE merges as pairs ([\"a\", \"b\"], written by tokenizers >= 0.20) and the "
+        "target tokenizers release reads only \"a b\" strings.",
+        "Loading the tokenizer raises `Exception: data did not match any variant of untagged enum ModelWrapper "
+        "at line L column C`.",
+        "Upgrade tokenizers (and a transformers that allows it), or `stcompat convert` the merges to strings.",
+        "fails",
+    ),
+    # ---- check: weights and torch (STC4xx) ------------------------------------------------------
+    Rule(
+        "STC401", "pickle-refused", Severity.ERROR,
+        "The transformer's weights exist only as a pickle (pytorch_model.bin) and the target transformers "
+        "refuses torch.load on the target torch (CVE-2025-32434).",
+        "Loading raises ValueError asking to upgrade torch.",
+        "Upgrade torch to the version named, or convert the weights to safetensors.",
+        "fails",
+    ),
+    # ---- check: coverage (STC9xx) ----------------------------------------------------------------
+    Rule(
+        "STC901", "target-not-covered", Severity.WARNING,
+        "The target sentence-transformers release is not in the knowledge base (or none was given).",
+        "check cannot predict what that release does.",
+        "Rebuild the knowledge (python tools/build_kb.py) or target a covered release (`stcompat kb`).",
+        "unknown",
+    ),
+    Rule(
+        "STC902", "layer-not-checked", Severity.INFO,
+        "A layer the model depends on (transformers, tokenizers, torch) is not known for the target, "
+        "so the rules about it were not evaluated.",
+        "A failure in that layer would go unpredicted.",
+        "Pin the layer in --target, or let check resolve it (needs the package registry).",
+        "info",
+    ),
 )
 
-RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
+RULES: dict[str, Rule] = {rule.code: rule for rule in sorted(_RULES, key=lambda r: r.code)}
 
 
 def get_rule(code: str) -> Rule:

@@ -1,0 +1,494 @@
+"""transformers facts for the knowledge base, read from released wheels by static analysis only.
+
+For the last patch of every minor release from 4.6 on (pre-releases left out) this reads, with ``ast`` and
+plain text, never importing anything from the wheel:
+
+* ``model_types``: the keys of the model_type -> config class mapping of ``AutoConfig``. Its name and place
+  changed over time: ``CONFIG_MAPPING = OrderedDict([("bert", BertConfig), ...])`` (4.6 - 4.11, values are
+  classes), ``CONFIG_MAPPING_NAMES = OrderedDict([("bert", "BertConfig"), ...])`` (4.12 on, also written
+  ``OrderedDict[str, str](...)``), and in late 5.x ``from .auto_mappings import CONFIG_MAPPING_NAMES`` (a
+  generated module) followed by ``CONFIG_MAPPING_NAMES.update({...})`` and
+  ``CONFIG_MAPPING_NAMES = OrderedDict(**{...}, **CONFIG_MAPPING_NAMES)``. A small evaluator
+  (:class:`_MappingEvaluator`) replays those module-level statements in order.
+* ``requires_dist`` / ``requires_python`` from the wheel's METADATA.
+* ``refuses_torch_load_below`` / ``torch_load_error``: the ``check_torch_load_is_safe`` function (CVE-2025-32434)
+  that makes ``torch.load`` (pickle weights such as ``pytorch_model.bin``) raise when torch is too old.
+* ``unknown_model_type_error``: what ``AutoConfig.from_pretrained`` raises for a config.json whose
+  ``model_type`` is not in the mapping.
+
+Run ``python -m tools.kb.transformers_facts`` to rewrite ``src/stcompat/kb/data/transformers.json``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from tools.kb import pypi
+
+SCHEMA = "stcompat.kb.transformers/1"
+PACKAGE = "transformers"
+FIRST_MINOR = Version("4.6")
+OUTPUT = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data" / "transformers.json"
+
+REQUIREMENTS = ("tokenizers", "huggingface-hub", "safetensors", "torch", "numpy")
+"""Base requirements (no extra) whose specifiers are recorded."""
+
+CONFIG_AUTO = "transformers/models/auto/configuration_auto.py"
+MAPPING_NAMES = ("CONFIG_MAPPING_NAMES", "CONFIG_MAPPING")
+"""Names the model_type mapping has had, newest first; the first one a module binds is used."""
+
+TORCH_LOAD_CHECK = "check_torch_load_is_safe"
+_VERSION_LITERAL = re.compile(r"^\d+(\.\d+)+$")
+
+NOTE = ("model_types of a scanned release R = every key of first_release_with_model_type whose first release is "
+        "R or earlier and whose last_release_with_model_type (present only for types later removed) is R or later; "
+        "each release row also lists model_types_added/model_types_removed against the previous scanned release "
+        "and model_type_count. "
+        "unknown_model_type_error per release: exception ValueError with the message template raised from "
+        "AutoConfig.from_pretrained's except KeyError, or exception KeyError when the release lets the "
+        "mapping's KeyError escape (message {config_dict['model_type']!r}, shown as KeyError: 'modernbert'); "
+        "missing_model_type is the error for a config.json without model_type. "
+        "Only the last patch release of each minor version is scanned (pre-releases left out), so "
+        "first_release_with_model_type names the first scanned release whose AutoConfig mapping has the "
+        "model_type; earlier patches of that minor may lack it, and a type added in a patch release shows up "
+        "at that minor's last patch. Facts about other patch releases are those of their minor's last patch. "
+        "requires_dist keeps base requirements only (no extras; torch is never a base requirement of "
+        "transformers, hence null). refuses_torch_load_below is the torch version that "
+        f"{TORCH_LOAD_CHECK}() compares against; pickle weights (pytorch_model.bin) raise torch_load_error "
+        "below it, safetensors are not affected; first_release_refusing_torch_load is exact to the patch (the "
+        "earlier patches of the first scanned minor with the check are read too).")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering string expressions as message templates
+
+
+def template(node: ast.AST) -> str | None:
+    """A str constant, f-string, or ``+`` of those as a template; f-string fields are kept as ``{expr}``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+            elif isinstance(value, ast.FormattedValue):
+                field = ast.unparse(value.value)
+                if value.conversion != -1:
+                    field += "!" + chr(value.conversion)
+                if value.format_spec is not None:
+                    field += ":" + (template(value.format_spec) or "")
+                parts.append("{" + field + "}")
+        return "".join(parts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = template(node.left), template(node.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
+def raised_message(node: ast.Raise) -> tuple[str, str | None] | None:
+    """(exception class name, message template) of ``raise Cls(message, ...)``."""
+    exc = node.exc
+    if isinstance(exc, ast.Call):
+        name = ast.unparse(exc.func)
+        return name, template(exc.args[0]) if exc.args else None
+    if exc is not None:
+        return ast.unparse(exc), None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The model_type mapping
+
+
+class _MappingEvaluator:
+    """Replays the module-level statements that build the model_type mapping; keys only matter.
+
+    Understood forms (anything else binding the name raises, so a new layout is noticed, not silently wrong):
+    ``X = OrderedDict([(k, v), ...])``, ``X = OrderedDict[str, str]([...])``, ``X = {k: v}``, ``X = dict(...)``,
+    ``X = OrderedDict(**{...}, **X)``, ``X.update({...})`` / ``X.update([...])``, ``X[k] = v``, and
+    ``from .module import X`` (evaluated in that module through ``load``).
+    """
+
+    def __init__(self, load):
+        self.load = load  # module path (e.g. "transformers/models/auto/auto_mappings.py") -> source or None
+
+    def evaluate(self, path: str, name: str | None = None) -> tuple[str, list[str]] | None:
+        """(name bound, keys in order) for the first of MAPPING_NAMES (or ``name``) the module binds."""
+        source = self.load(path)
+        if source is None:
+            return None
+        tree = ast.parse(source)
+        names = (name,) if name else MAPPING_NAMES
+        for candidate in names:
+            keys = self._replay(tree, path, candidate)
+            if keys is not None:
+                return candidate, keys
+        return None
+
+    def _replay(self, tree: ast.Module, path: str, name: str) -> list[str] | None:
+        state: dict[str, str] | None = None  # insertion-ordered
+        for statement in tree.body:
+            if isinstance(statement, ast.ImportFrom) and any(a.name == name for a in statement.names):
+                alias = next(a for a in statement.names if a.name == name)
+                if alias.asname not in (None, name):
+                    continue
+                found = self.evaluate(_resolve(path, statement), name)
+                if found is None:
+                    raise ValueError(f"{path}: cannot follow 'from {statement.module} import {name}'")
+                state = dict.fromkeys(found[1], "")
+            elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id == name:
+                        state = self._value(statement.value, name, state, path)
+                    elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+                          and target.value.id == name and state is not None):
+                        key = _str(target.slice)
+                        if key is not None:
+                            state[key] = ""
+            elif (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+                  and isinstance(statement.value.func, ast.Attribute)
+                  and statement.value.func.attr == "update"
+                  and isinstance(statement.value.func.value, ast.Name)
+                  and statement.value.func.value.id == name and state is not None):
+                for argument in statement.value.args:
+                    state.update(self._value(argument, name, state, path))
+        return None if state is None else list(state)
+
+    def _value(self, node: ast.AST, name: str, state: dict[str, str] | None, path: str) -> dict[str, str]:
+        if isinstance(node, ast.Dict):
+            found: dict[str, str] = {}
+            for key, value in zip(node.keys, node.values):
+                if key is None:  # {**other}
+                    found.update(self._value(value, name, state, path))
+                elif _str(key) is not None:
+                    found[_str(key)] = ""
+            return found
+        if isinstance(node, (ast.List, ast.Tuple)):
+            found = {}
+            for element in node.elts:
+                if isinstance(element, (ast.Tuple, ast.List)) and element.elts and _str(element.elts[0]):
+                    found[_str(element.elts[0])] = ""
+            return found
+        if isinstance(node, ast.Name) and node.id == name and state is not None:
+            return dict(state)
+        if isinstance(node, ast.Call):
+            func = node.func.value if isinstance(node.func, ast.Subscript) else node.func  # OrderedDict[str, str]
+            if isinstance(func, ast.Name) and func.id in ("OrderedDict", "dict"):
+                found = {}
+                for argument in node.args:
+                    found.update(self._value(argument, name, state, path))
+                for keyword in node.keywords:
+                    if keyword.arg is None:
+                        found.update(self._value(keyword.value, name, state, path))
+                    else:
+                        found[keyword.arg] = ""
+                return found
+        raise ValueError(f"{path}: unsupported form for {name}: {ast.unparse(node)[:120]}")
+
+
+def _str(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _resolve(path: str, statement: ast.ImportFrom) -> str:
+    """Member path of a relative ``from .x import`` inside the wheel."""
+    parts = path.split("/")[:-1]
+    if statement.level:
+        parts = parts[: len(parts) - (statement.level - 1)]
+        return "/".join(parts + (statement.module or "").split(".")) + ".py"
+    return "/".join((statement.module or "").split(".")) + ".py"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AutoConfig.from_pretrained: what an unknown model_type raises
+
+
+def unknown_model_type_error(tree: ast.Module) -> dict | None:
+    """What ``AutoConfig.from_pretrained`` raises for a model_type missing from the mapping.
+
+    Newer releases wrap ``CONFIG_MAPPING[config_dict["model_type"]]`` in ``try/except KeyError`` and raise a
+    ValueError with a long message; older ones let the mapping's ``KeyError(model_type)`` escape (the user sees
+    ``KeyError: 'modernbert'``). ``missing_model_type`` is the message raised when config.json has no
+    ``model_type`` at all and the folder name matches no known type ("Unrecognized model in ...").
+    """
+    method = _find_method(tree, "AutoConfig", "from_pretrained")
+    if method is None:
+        return None
+    result: dict = {"exception": None, "message": None, "missing_model_type": None}
+    for node in ast.walk(method):
+        if isinstance(node, ast.Try):
+            if not any(_subscripts_mapping(statement) for statement in node.body):
+                continue
+            for handler in node.handlers:
+                if handler.type is not None and "KeyError" in ast.unparse(handler.type):
+                    for inner in ast.walk(handler):
+                        if isinstance(inner, ast.Raise) and raised_message(inner):
+                            result["exception"], result["message"] = raised_message(inner)
+                            break
+    if result["exception"] is None and _subscripts_mapping(method):
+        # the mapping's own KeyError(model_type): printed as KeyError: 'modernbert'
+        result["exception"], result["message"] = "KeyError", "{config_dict['model_type']!r}"
+    raises = [raised_message(n) for n in ast.walk(method) if isinstance(n, ast.Raise)]
+    for found in raises:
+        if found and found[1] and found[1].startswith("Unrecognized model in"):
+            result["missing_model_type"] = found[1]
+    return result
+
+
+def _find_method(tree: ast.Module, cls: str, method: str) -> ast.FunctionDef | None:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == method:
+                    return item
+    return None
+
+
+def _subscripts_mapping(node: ast.AST) -> bool:
+    """Whether ``node`` contains ``CONFIG_MAPPING[config_dict["model_type"]]``."""
+    for inner in ast.walk(node):
+        if (isinstance(inner, ast.Subscript) and isinstance(inner.value, ast.Name)
+                and inner.value.id == "CONFIG_MAPPING" and "model_type" in ast.unparse(inner.slice)):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# torch.load safety check
+
+
+def torch_load_check(sources: dict[str, str]) -> dict:
+    """Where ``check_torch_load_is_safe`` is defined, the torch version it requires, its message, its callers.
+
+    The version is the version-shaped string literal passed to a call in the function's ``if`` test
+    (``if not is_torch_greater_or_equal("2.6"):``); the message is the template of the ValueError it raises.
+    """
+    found = {"refuses_torch_load_below": None, "torch_load_error": None, "torch_load_check_callers": []}
+    for path, source in sorted(sources.items()):
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == TORCH_LOAD_CHECK:
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.If):
+                        for call in ast.walk(inner.test):
+                            if isinstance(call, ast.Call):
+                                for arg in call.args:
+                                    if _str(arg) and _VERSION_LITERAL.match(_str(arg)):
+                                        found["refuses_torch_load_below"] = _str(arg)
+                    if isinstance(inner, ast.Raise) and raised_message(inner):
+                        found["torch_load_error"] = raised_message(inner)[1]
+                if found["refuses_torch_load_below"] is None:
+                    raise ValueError(f"{path}: {TORCH_LOAD_CHECK} found but no version literal in its test")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
+                  and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == TORCH_LOAD_CHECK):
+                module = path.removesuffix(".py").replace("/", ".")
+                if module not in found["torch_load_check_callers"]:
+                    found["torch_load_check_callers"].append(module)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# METADATA
+
+
+def requirements(metadata: str) -> tuple[dict[str, str | None], str | None]:
+    """Specifiers (as written, markers other than extras kept after ';') of REQUIREMENTS, and Requires-Python."""
+    specs: dict[str, str | None] = dict.fromkeys(REQUIREMENTS)
+    requires_python = None
+    for line in metadata.splitlines():
+        if not line.strip():
+            break  # end of headers
+        if line.startswith("Requires-Python:"):
+            requires_python = line.split(":", 1)[1].strip() or None
+        if not line.startswith("Requires-Dist:"):
+            continue
+        text = line.split(":", 1)[1].strip()
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and "extra" in str(requirement.marker):
+            continue
+        name = canonicalize_name(requirement.name)
+        if name not in REQUIREMENTS:
+            continue
+        head, _, marker = text.partition(";")
+        head = head.strip()[len(requirement.name):].strip()
+        head = re.sub(r"^\[[^\]]*\]\s*", "", head)
+        if head.startswith("(") and head.endswith(")"):
+            head = head[1:-1].strip()
+        spec = head + (f"; {marker.strip()}" if marker.strip() else "")
+        specs[name] = spec if specs[name] is None else f"{specs[name]} | {spec}"
+    return specs, requires_python
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def last_patches(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, list[pypi.Artifact]]:
+    """The newest release of every minor version from FIRST_MINOR on."""
+    last: dict[tuple[int, int], str] = {}
+    for version in all_releases:
+        parsed = Version(version)
+        if parsed >= FIRST_MINOR and not parsed.is_prerelease:
+            key = (parsed.major, parsed.minor)
+            if key not in last or Version(last[key]) < parsed:
+                last[key] = version
+    return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
+
+
+def release_facts(version: str, artifact: pypi.Artifact) -> dict:
+    """Facts of one release, from its wheel."""
+    path = pypi.download(artifact)
+    sources: dict[str, str] = {}
+    checks: dict[str, str] = {}
+    for name, data in pypi.members(path, (".py",)):
+        if name.startswith("transformers/models/auto/"):
+            sources[name] = data.decode("utf-8")
+        if TORCH_LOAD_CHECK.encode() in data:
+            checks[name] = data.decode("utf-8")
+    if CONFIG_AUTO not in sources:
+        raise ValueError(f"{artifact.filename}: no {CONFIG_AUTO}")
+    found = _MappingEvaluator(sources.get).evaluate(CONFIG_AUTO)
+    if found is None:
+        raise ValueError(f"{artifact.filename}: no model_type mapping in {CONFIG_AUTO}")
+    mapping_name, keys = found
+    specs, requires_python = requirements(pypi.metadata_text(path))
+    torch_load = torch_load_check(checks)
+    return {
+        "version": version,
+        "artifact": artifact.record(),
+        "model_types": sorted(keys),  # replaced by added/removed in build(), see NOTE
+        "requires_dist": specs,
+        "requires_python": requires_python or artifact.requires_python,
+        "refuses_torch_load_below": torch_load["refuses_torch_load_below"],
+        "torch_load_error": torch_load["torch_load_error"],
+        "torch_load_check_callers": torch_load["torch_load_check_callers"],
+        "unknown_model_type_error": unknown_model_type_error(ast.parse(sources[CONFIG_AUTO])),
+        "mapping_source": mapping_name,
+    }
+
+
+def model_type_spans(rows: list[dict]) -> tuple[dict[str, str], dict[str, str]]:
+    """First and last (only for types later removed) scanned release of each model_type.
+
+    Rewrites each row's full ``model_types`` list as ``model_types_added`` / ``model_types_removed`` relative to
+    the previous scanned release (the full lists would make the file several hundred KB), and checks that no
+    model_type comes back after being removed, so that [first, last] spans describe membership exactly.
+    """
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    previous: list[str] = []
+    previous_version = None
+    for row in rows:
+        current = row.pop("model_types")
+        added = sorted(set(current) - set(previous))
+        removed = sorted(set(previous) - set(current))
+        for model_type in added:
+            if model_type in first:
+                raise ValueError(f"model_type {model_type!r} removed and added again in {row['version']}: "
+                                 "[first, last] spans no longer describe membership")
+            first[model_type] = row["version"]
+        for model_type in removed:
+            last[model_type] = previous_version
+        row["model_types_added"], row["model_types_removed"] = added, removed
+        row["model_type_count"] = len(current)
+        previous, previous_version = current, row["version"]
+    return dict(sorted(first.items())), dict(sorted(last.items()))
+
+
+def model_types_at(document: dict, version: str) -> list[str]:
+    """The model_types of a scanned release, rebuilt from the spans (what a reader of the JSON does)."""
+    order = [row["version"] for row in document["releases"]]
+    index = order.index(version)
+    last = document["last_release_with_model_type"]
+    return sorted(t for t, first in document["first_release_with_model_type"].items()
+                  if order.index(first) <= index and (t not in last or index <= order.index(last[t])))
+
+
+def first_patch_refusing_torch_load(all_releases: dict[str, list[pypi.Artifact]], found: str | None) -> str | None:
+    """The earliest patch of ``found``'s minor (found is its last patch) that has the torch.load check."""
+    if found is None:
+        return None
+    minor = Version(found).release[:2]
+    for version in sorted(all_releases, key=Version):
+        parsed = Version(version)
+        if parsed.release[:2] == minor and not parsed.is_prerelease and parsed < Version(found):
+            artifact = pypi.pick(all_releases[version], prefer="wheel")
+            checks = {name: data.decode("utf-8") for name, data in pypi.members(pypi.download(artifact), (".py",))
+                      if TORCH_LOAD_CHECK.encode() in data}
+            if torch_load_check(checks)["refuses_torch_load_below"] is not None:
+                return version
+    return found
+
+
+def build() -> dict:
+    """The transformers part of the knowledge base."""
+    all_releases = pypi.releases(PACKAGE)
+    chosen = last_patches(all_releases)
+    artifacts = {version: pypi.pick(files, prefer="wheel") for version, files in chosen.items()}
+    for version, artifact in artifacts.items():
+        if not artifact.filename.endswith(".whl"):
+            raise ValueError(f"transformers {version}: no pure-Python wheel")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(pypi.download, artifacts.values()))
+        rows = list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+    first, last = model_type_spans(rows)
+    refusing = [row["version"] for row in rows if row["refuses_torch_load_below"] is not None]
+    newest_4 = [row for row in rows if Version(row["version"]).major == 4][-1]
+    error = newest_4["unknown_model_type_error"] or {}
+    return {
+        "schema": SCHEMA,
+        "built": datetime.now(timezone.utc).date().isoformat(),
+        "package": PACKAGE,
+        "note": NOTE,
+        "releases": rows,
+        "first_release_with_model_type": first,
+        "last_release_with_model_type": last,
+        "first_release_refusing_torch_load": first_patch_refusing_torch_load(
+            all_releases, refusing[0] if refusing else None),
+        "unknown_model_type_error": error.get("message"),
+        "unknown_model_type_error_release": newest_4["version"],
+    }
+
+
+def dumps(document: dict) -> str:
+    """Compact JSON: one release per line, everything else on as few lines as possible."""
+    lines = ["{"]
+    items = list(document.items())
+    for index, (key, value) in enumerate(items):
+        comma = "," if index < len(items) - 1 else ""
+        if key == "releases":
+            lines.append(f"{json.dumps(key)}: [")
+            lines.extend(json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                         + ("," if i < len(value) - 1 else "") for i, row in enumerate(value))
+            lines.append("]" + comma)
+        else:
+            lines.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False, separators=(',', ':'))}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    document = build()
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(dumps(document), encoding="utf-8")
+    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes, {len(document['releases'])} releases)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
