@@ -243,7 +243,17 @@ def _loader(release: Release, origin: str) -> dict[str, Any] | None:
     # Weight files the module's own load() opens (Dense <= 3.0.0 reads only pytorch_model.bin).
     weight_files = sorted({text for text in _string_constants(load) if text.endswith((".bin", ".safetensors"))}) \
         if load is not None else []
-    renames = _class_attr(cls, "config_key_renames") or {}
+    renames = dict(_class_attr(cls, "config_key_renames") or {})
+    # Renames done in code, e.g. 5.4+ Transformer.load: {"model_args": "model_kwargs", ...}: string-to-string
+    # dict literals in the loading methods whose values are constructor parameters.
+    for method in (m for m in cls.body if isinstance(m, ast.FunctionDef) and ("load" in m.name or "config" in m.name)):
+        for node in ast.walk(method):
+            if isinstance(node, ast.Dict) and node.keys and all(
+                    isinstance(k, ast.Constant) and isinstance(k.value, str) and isinstance(v, ast.Constant)
+                    and isinstance(v.value, str) for k, v in zip(node.keys, node.values)):
+                pairs = {k.value: v.value for k, v in zip(node.keys, node.values)}
+                if all(v in params for v in pairs.values()):
+                    renames.update(pairs)
     legacy_flags: list[str] = []
     if any("pooling_mode" in d for d in decorators):
         # The decorator turns legacy pooling_mode_* booleans into pooling_mode: collect those keys.

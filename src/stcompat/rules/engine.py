@@ -1,0 +1,122 @@
+"""Run every rule on (model, target), then derive the verdict, the predicted error and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator, Sequence
+
+from ..env.stack import Stack
+from ..kb.query import Knowledge, knowledge
+from ..model.manifest import ModelManifest
+from .base import Context, Effect, Finding, PredictedError
+from .st_config import check_config
+from .st_modules import check_modules
+from .tokenizers import check_tokenizers
+from .transformers import check_transformers
+from .weights import check_weights
+
+LAYER_RULES = (check_modules, check_config, check_transformers, check_tokenizers, check_weights)
+ST_LAYER_RULES = (check_modules, check_config)
+
+VERDICTS = ("ok", "degraded", "unknown", "fails")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """check's answer for one model in one target."""
+
+    model: ModelManifest
+    """The model, as inspect read it."""
+    target: Stack
+    """The target stack (after resolution)."""
+    verdict: str
+    """``ok``, ``degraded``, ``fails`` or ``unknown``."""
+    predicted_error: PredictedError | None
+    """For ``fails``: the exception the load raises first."""
+    findings: tuple[Finding, ...]
+    """Every finding, in load order."""
+    fix: tuple[str, ...]
+    """Requirements that make it load and behave as saved (empty when nothing to fix or none known)."""
+    fix_notes: tuple[str, ...]
+    """Dependency ranges that come with the fix, and other advice."""
+
+
+def _coverage(ctx: Context) -> Iterator[Finding]:
+    st_version = ctx.stack.get("sentence-transformers")
+    if st_version is None:
+        yield Finding("STC901", Effect.UNKNOWN, "the target names no sentence-transformers version "
+                      f"({ctx.stack.ranges.get('sentence-transformers', 'not given')})")
+    elif ctx.st is None:
+        newest = ctx.kb.st_newest()
+        yield Finding("STC901", Effect.UNKNOWN, f"sentence-transformers {st_version} is not in the knowledge base "
+                      f"(it covers up to {newest.version if newest else 'nothing'})")
+    manifest = ctx.manifest
+    missing = []
+    if manifest.transformer is not None and ctx.stack.get("transformers") is None:
+        missing.append("transformers")
+    if any(t.merges_format == "pairs" for t in manifest.tokenizers) and ctx.stack.get("tokenizers") is None:
+        missing.append("tokenizers")
+    if "pickle_weights" in manifest.features and ctx.stack.get("torch") is None:
+        missing.append("torch")
+    if missing:
+        yield Finding("STC902", Effect.INFO, f"not checked: {', '.join(missing)} (not pinned, not resolved)")
+
+
+def findings_for(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None,
+                 rules: Iterable = LAYER_RULES) -> list[Finding]:
+    """Every finding of the given rules, sorted in load order."""
+    kb = kb or knowledge()
+    st_version = stack.get("sentence-transformers")
+    ctx = Context(manifest, stack, kb, kb.st(st_version) if st_version else None)
+    found = list(_coverage(ctx)) if rules is LAYER_RULES else []
+    for rule in rules:
+        found.extend(rule(ctx))
+    return sorted(found, key=lambda f: f.order)
+
+
+def verdict_of(findings: Sequence[Finding]) -> str:
+    """fails > degraded > unknown > ok: what is known for sure comes first."""
+    effects = {f.effect for f in findings}
+    for effect, verdict in ((Effect.FAILS, "fails"), (Effect.DEGRADED, "degraded"), (Effect.UNKNOWN, "unknown")):
+        if effect in effects:
+            return verdict
+    return "ok"
+
+
+def minimal_st_upgrade(manifest: ModelManifest, stack: Stack, kb: Knowledge) -> tuple[str | None, tuple[str, ...]]:
+    """The oldest covered sentence-transformers release on which the ST-layer rules find nothing wrong."""
+    current = stack.get("sentence-transformers")
+    for release in kb.st_releases:
+        if current is not None and release.version < current:
+            continue
+        trial = replace(stack, versions={**stack.versions, "sentence-transformers": release.version})
+        bad = [f for f in findings_for(manifest, trial, kb, ST_LAYER_RULES)
+               if f.effect in (Effect.FAILS, Effect.DEGRADED, Effect.UNKNOWN)]
+        if not bad:
+            notes = tuple(f"sentence-transformers {release.version} requires {name}{spec}"
+                          for name, spec in release.requires_dist.items()
+                          if name in ("transformers", "torch", "huggingface-hub", "tokenizers") and spec)
+            return f"sentence-transformers>={release.version}", notes
+    return None, ()
+
+
+def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None) -> CheckResult:
+    """Judge one model against one target stack."""
+    kb = kb or knowledge()
+    findings = findings_for(manifest, stack, kb)
+    verdict = verdict_of(findings)
+    failing = [f for f in findings if f.effect is Effect.FAILS and f.error is not None]
+    predicted = failing[0].error if failing else None
+    fix: list[str] = []
+    notes: list[str] = []
+    if any(f.code.startswith("STC1") and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
+        upgrade, upgrade_notes = minimal_st_upgrade(manifest, stack, kb)
+        if upgrade:
+            fix.append(upgrade)
+            notes.extend(upgrade_notes)
+        else:
+            notes.append("no covered sentence-transformers release loads it as saved: `stcompat convert` it")
+    for finding in findings:
+        if finding.fix and finding.effect is Effect.FAILS and finding.fix not in fix:
+            fix.append(finding.fix)
+    return CheckResult(manifest, stack, verdict, predicted, tuple(findings), tuple(fix), tuple(notes))
