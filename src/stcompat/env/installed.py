@@ -15,24 +15,25 @@ from ..errors import InputError
 from .stack import LAYERS, Stack
 
 
-def _versions(distributions) -> dict[str, Version]:
+def _versions(paths: list[str] | None = None) -> dict[str, Version]:
+    """The layers' versions, looked up by name (parsing every METADATA of a big env costs ~0.2 s)."""
     found: dict[str, Version] = {}
-    for dist in distributions:
-        name = dist.metadata["Name"] if dist.metadata else None
-        if not name:
+    for layer in LAYERS:
+        if layer == "python":
             continue
-        key = canonicalize_name(name)
-        if key in LAYERS and key not in found:  # the first on sys.path wins, as for import
+        kwargs = {"name": layer} if paths is None else {"name": layer, "path": paths}
+        for dist in metadata.distributions(**kwargs):  # the first on sys.path wins, as for import
             try:
-                found[key] = Version(dist.version)
-            except InvalidVersion:
+                found[canonicalize_name(layer)] = Version(dist.version)
+            except (InvalidVersion, TypeError):
                 continue
+            break
     return found
 
 
 def current_stack() -> Stack:
     """This interpreter's environment (importlib.metadata; nothing is imported)."""
-    versions = _versions(metadata.distributions())
+    versions = _versions()
     versions["python"] = Version(platform.python_version())
     return Stack(description="current environment", versions=versions)
 
@@ -53,6 +54,6 @@ def interpreter_stack(python: str) -> Stack:
         version, paths = json.loads(output)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         raise InputError("STC004", f"{python} is not a working Python interpreter ({type(exc).__name__})") from None
-    versions = _versions(metadata.distributions(path=[p for p in paths if p]))
+    versions = _versions([p for p in paths if p])
     versions["python"] = Version(version)
     return Stack(description=f"--python {python}", versions=versions)
