@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/stcompat inspect $(DEMO_MODEL)
+	$(BIN)/stcompat check $(DEMO_MODEL)
+	$(BIN)/stcompat check $(DEMO_MODEL) --target "sentence-transformers==2.2.2 transformers==4.30.2 tokenizers==0.13.3 torch==2.13.0"
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

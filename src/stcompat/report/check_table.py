@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.console import Console
+
+from . import shown_path
 from rich.table import Table
 from rich.text import Text
 
@@ -22,14 +24,14 @@ def render(console: Console, results: Sequence[CheckResult]) -> None:
     for r in results:
         saved = (r.model.saved_with or {}).get("sentence_transformers", "?")
         error = f"{r.predicted_error.type}: {r.predicted_error.message.splitlines()[0]}" if r.predicted_error else ""
-        summary.add_row(r.model.path, f"ST {saved}", r.target.label(),
+        summary.add_row(shown_path(r.model.path), f"ST {saved}", r.target.label(),
                         Text(r.verdict, style=VERDICT_STYLE[r.verdict]), error)
     console.print(summary)
     for r in results:
         shown = [f for f in r.findings]
         if not shown:
             continue
-        console.print(Text(f"\n{r.model.path}  →  {r.target.description}", style="bold"))
+        console.print(Text(f"\n{shown_path(r.model.path)}  →  {r.target.description}", style="bold"))
         if r.target.pins_added or r.target.resolved_by:
             console.print(f"  target completed by {r.target.resolved_by}"
                           + (f" with pins {', '.join(r.target.pins_added)}" if r.target.pins_added else "")

@@ -6,6 +6,8 @@ import json
 from typing import Any, Sequence
 
 from rich.console import Console
+
+from . import shown_path
 from rich.table import Table
 from rich.text import Text
 
@@ -35,7 +37,7 @@ def _size(n: int) -> str:
 
 def render_one(console: Console, m: ModelManifest) -> None:
     """Print one model's manifest."""
-    title = Text(m.repo_id + f" @ {m.revision[:12]}" if m.repo_id else m.path, style="bold")
+    title = Text(m.repo_id + f" @ {m.revision[:12]}" if m.repo_id else shown_path(m.path), style="bold")
     console.print(title)
     saved = ", ".join(f"{k} {v}" for k, v in (m.saved_with or {}).items()) or "not recorded"
     console.print(f"  {m.model_kind}, layout [bold]{m.generation}[/], saved with: {saved}")
@@ -67,7 +69,7 @@ def render_one(console: Console, m: ModelManifest) -> None:
     if t:
         facts.add_row("model_type", f"{t.model_type} ({', '.join(t.architectures) or 'no architectures'})")
         facts.add_row("transformers_version", str(t.transformers_version))
-        facts.add_row("dtype", str(t.dtype))
+        facts.add_row("dtype", t.dtype or "not recorded")
         facts.add_row("max_seq_length", str(t.max_seq_length))
         if t.auto_map:
             facts.add_row("auto_map (remote code)", _short(dict(t.auto_map)))
