@@ -1,0 +1,36 @@
+"""Regenerate the knowledge base (src/stcompat/kb/data/*.json) from public release artifacts on PyPI.
+
+    python tools/build_kb.py            # everything (a few minutes; downloads are cached)
+    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers)
+
+Artifacts are downloaded (sha256-checked against PyPI), read with zipfile/tarfile and ast, never
+installed or imported. CI does not run this; tests/kb checks the committed data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.kb import st_facts, tokenizers_facts, transformers_facts  # noqa: E402
+
+PARTS = {"st": st_facts.main, "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main}
+
+
+def main() -> None:
+    wanted = sys.argv[1:] or list(PARTS)
+    unknown = [w for w in wanted if w not in PARTS]
+    if unknown:
+        raise SystemExit(f"unknown part(s) {unknown}; choose from {list(PARTS)}")
+    for part in wanted:
+        saved, sys.argv = sys.argv, [sys.argv[0]]
+        try:
+            PARTS[part]()
+        finally:
+            sys.argv = saved
+
+
+if __name__ == "__main__":
+    main()
