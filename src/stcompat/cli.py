@@ -22,6 +22,12 @@ def _console():
     return console
 
 
+def _console_err():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _fail(code: str, message: str) -> None:
     click.echo(f"error[{code}]: {message}", err=True)
     sys.exit(2)
@@ -134,6 +140,58 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
         click.echo(import_module(f".report.check_{fmt}", __package__).render(results), nl=fmt != "markdown")
     bad = {"fails"} if fail_on == "fails" else {"fails", "degraded", "unknown"}
     if any(r.verdict in bad for r in results):
+        sys.exit(1)
+
+
+@main.command("matrix")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--st", "releases", required=True, metavar="LIST",
+              help='Comma-separated sentence-transformers releases; "latest" = newest in the knowledge base.')
+@click.option("--with", "extra", multiple=True, metavar="REQ", help='Extra pin for every cell, e.g. "transformers==4.41.2".')
+@click.option("--reference", default="current", show_default=True,
+              help='"current" (this environment) or a release from --st; differences are measured against it.')
+@click.option("-j", "--jobs", default=2, show_default=True, help="Cells run in parallel.")
+@click.option("--offline", is_flag=True, help="Use only cached environments and uv's cache.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds per probe.")
+@click.option("--torch", "torch_spec", help="The torch every environment shares (requirement or wheel path).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--plot", "plot_path", metavar="FILE", help="Write a heatmap PNG.")
+@_guard
+def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], reference: str, jobs: int,
+               offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None) -> None:
+    """Load models in real isolated environments, one per release, and record what happens.
+
+    Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
+    """
+    from .kb.query import knowledge
+    from .matrix.runner import run_matrix
+    from .model.folder import targets_for
+
+    newest = knowledge().st_newest()
+    chosen = [str(newest.version) if r.strip() == "latest" and newest else r.strip()
+              for r in releases.split(",") if r.strip()]
+    if not chosen:
+        raise StcompatError("STC004", "--st names no release")
+    models = [str(t.root) for arg in paths for t in targets_for(arg)]
+    from rich.progress import Progress
+
+    total = len(set(chosen) | ({reference} - {"current"})) + len(models) * (len(set(chosen)) + (reference == "current"))
+    with Progress(console=_console_err(), transient=True) as progress:
+        task = progress.add_task("matrix", total=total)
+        result = run_matrix(models, chosen, extra=extra, reference=reference, jobs=jobs, offline=offline,
+                            timeout=timeout, torch=torch_spec,
+                            on_progress=lambda what: progress.update(task, advance=1, description=what))
+    from .report import matrix_report
+
+    if fmt == "json":
+        click.echo(matrix_report.render_json(result))
+    else:
+        matrix_report.render_table(_console(), result)
+    if plot_path:
+        from .matrix.plot import plot
+
+        plot(result, plot_path)
+    if any(c.outcome != "ok" for c in result.cells):
         sys.exit(1)
 
 

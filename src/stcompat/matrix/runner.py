@@ -1,0 +1,233 @@
+"""Run the probe for every (model, release) cell in real isolated environments, and classify cells.
+
+An environment per release comes from envs.py (uv, cached by spec hash, one shared torch). Each
+probe is a subprocess with a timeout, offline, whose cwd is a scratch folder; a broken cell is
+recorded and never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ..model.inspect import read_model
+from ..model.folder import Target
+from . import envs
+
+PROBE = Path(__file__).with_name("probe_script.py")
+NOISE_MAX_ABS = 1e-5
+NOISE_MIN_COSINE = 0.99999
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model in one environment."""
+
+    model: str
+    """Model folder, absolute."""
+    release: str
+    """sentence-transformers release, or ``current`` for this interpreter's environment."""
+    outcome: str
+    """``ok``, ``degraded``, ``fails``, or ``env-error`` (the environment could not be built/run)."""
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """What the environment held (read inside it)."""
+    pins: tuple[str, ...] = ()
+    """Requirements the environment was built from (era pins included)."""
+    error: Mapping[str, Any] | None = None
+    """``{type, message, traceback_tail}`` when loading failed (or the env could not be built)."""
+    warnings: tuple[Mapping[str, str], ...] = ()
+    """Warnings logged during the load."""
+    effective: Mapping[str, Any] = field(default_factory=dict)
+    """prompts, default_prompt_name, similarity_fn_name, truncate_dim, max_seq_length, modules as loaded."""
+    dimension: int | None = None
+    """Output dimension."""
+    max_abs_diff: float | None = None
+    """Against the reference cell of the same model (None when not comparable)."""
+    min_cosine: float | None = None
+    """Against the reference cell of the same model."""
+    reasons: tuple[str, ...] = ()
+    """Why the cell is degraded (or the one-line failure)."""
+    seconds: float = 0.0
+    """Wall time of the probe (environment build excluded)."""
+    embeddings: tuple[tuple[float, ...], ...] = ()
+    """Probe-set embeddings (kept for comparison; not written to JSON)."""
+
+
+def default_torch() -> str:
+    """The torch every environment shares: a local wheel of this environment's torch when pip can
+    see one (find-links), else ``torch==<version>``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        current = version("torch")
+    except PackageNotFoundError:
+        return "torch"
+    base = current.split("+")[0]
+    try:
+        listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True,
+                                text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        listed = ""
+    for line in listed.splitlines():
+        if "find-links" in line:
+            for folder in line.split("=", 1)[1].strip("'\" ").split():
+                for wheel in sorted(Path(folder.replace("file://", "")).glob(f"torch-{base}*.whl")):
+                    return str(wheel)
+    return f"torch=={base}"
+
+
+def _cosines(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> tuple[float, float]:
+    max_abs = 0.0
+    min_cos = 1.0
+    for row_a, row_b in zip(a, b):
+        max_abs = max(max_abs, max(abs(x - y) for x, y in zip(row_a, row_b)))
+        dot = sum(x * y for x, y in zip(row_a, row_b))
+        norm = math.sqrt(sum(x * x for x in row_a)) * math.sqrt(sum(y * y for y in row_b))
+        min_cos = min(min_cos, dot / norm if norm else 0.0)
+    return max_abs, min_cos
+
+
+def _lost_behaviour(saved: Mapping[str, Any], effective: Mapping[str, Any]) -> list[str]:
+    """Saved config_sentence_transformers.json settings the loaded model does not have."""
+    lost = []
+    prompts = saved.get("prompts") or {}
+    if isinstance(prompts, dict) and any(prompts.values()):
+        got = effective.get("prompts") or {}
+        if any(got.get(name) != text for name, text in prompts.items() if text):
+            lost.append("prompts ignored")
+    if saved.get("default_prompt_name") and effective.get("default_prompt_name") != saved["default_prompt_name"]:
+        lost.append("default_prompt_name ignored")
+    if saved.get("similarity_fn_name") not in (None, "cosine") and \
+            effective.get("similarity_fn_name") != saved["similarity_fn_name"]:
+        lost.append(f"similarity_fn_name {saved['similarity_fn_name']!r} ignored")
+    if saved.get("truncate_dim") is not None and effective.get("truncate_dim") != saved["truncate_dim"]:
+        lost.append(f"truncate_dim {saved['truncate_dim']} ignored")
+    return lost
+
+
+def classify(cell: Cell, reference: Cell | None, saved: Mapping[str, Any]) -> Cell:
+    """The cell with its outcome, differences and reasons filled in."""
+    if cell.outcome == "env-error":
+        return cell
+    if cell.error is not None:
+        first_line = (str(cell.error.get("message") or "").splitlines() or [""])[0]
+        return replace(cell, outcome="fails", reasons=(f"{cell.error['type']}: {first_line}",))
+    reasons = _lost_behaviour(saved, cell.effective)
+    max_abs = min_cos = None
+    if reference is not None and reference.embeddings and cell is not reference:
+        if reference.dimension != cell.dimension:
+            reasons.append(f"dimension {cell.dimension} vs {reference.dimension} in the reference")
+        else:
+            max_abs, min_cos = _cosines(cell.embeddings, reference.embeddings)
+            if max_abs > NOISE_MAX_ABS or min_cos < NOISE_MIN_COSINE:
+                reasons.append(f"embeddings differ beyond noise (max |d| {max_abs:.2e}, min cos {min_cos:.6f})")
+    return replace(cell, outcome="degraded" if reasons else "ok", reasons=tuple(reasons),
+                   max_abs_diff=max_abs, min_cosine=min_cos)
+
+
+def _probe(python: str, model: str, timeout: float) -> tuple[dict[str, Any], float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="",
+               TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
+    with tempfile.TemporaryDirectory(prefix="stcompat-probe-") as scratch:
+        out = Path(scratch) / "out.json"
+        started = time.time()
+        try:
+            proc = subprocess.run([python, str(PROBE), model, str(out)], cwd=scratch, env=env,
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": {"type": "Timeout", "message": f"probe ran past {timeout:.0f} s",
+                              "traceback_tail": []}}, time.time() - started
+        elapsed = time.time() - started
+        if not out.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-12:]
+            return {"error": {"type": "ProbeCrashed", "message": tail[-1] if tail else f"exit {proc.returncode}",
+                              "traceback_tail": tail}}, elapsed
+        return json.loads(out.read_text()), elapsed
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    """Every cell, and how the environments were made."""
+
+    reference: str
+    """``current`` or a release."""
+    releases: tuple[str, ...]
+    """Releases in column order."""
+    models: tuple[str, ...]
+    """Models in row order."""
+    cells: tuple[Cell, ...]
+    """Row-major cells, reference cells included when the reference is ``current``."""
+    torch: str
+    """The torch shared by every environment."""
+
+
+def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequence[str] = (),
+               reference: str = "current", jobs: int = 2, offline: bool = False, timeout: float = 600,
+               torch: str | None = None, python: str | None = None, cache_dir: Path | None = None,
+               on_progress: Callable[[str], None] | None = None) -> MatrixResult:
+    """Build (or reuse) one environment per release, probe every model in it, classify every cell."""
+    torch = torch or default_torch()
+    python = python or sys.executable
+    columns = list(dict.fromkeys(list(releases) + ([reference] if reference not in ("current", *releases) else [])))
+    specs = {r: envs.release_spec(r, python=python, torch=torch, extra=tuple(extra)) for r in columns}
+
+    interpreters: dict[str, str | Exception] = {}
+
+    def build(release: str) -> None:
+        try:
+            interpreters[release] = str(envs.ensure_env(specs[release], cache_dir=cache_dir, offline=offline))
+        except Exception as exc:  # one broken environment never stops the others
+            interpreters[release] = exc
+        if on_progress:
+            on_progress(f"env {release}")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(build, columns))
+    if reference == "current":
+        interpreters["current"] = sys.executable
+        columns = ["current"] + columns
+
+    raw: dict[tuple[str, str], Cell] = {}
+
+    def run(task: tuple[str, str]) -> None:
+        model, release = task
+        interpreter = interpreters[release]
+        spec = specs.get(release)
+        pins = tuple(spec.requirements + spec.no_deps) if spec else ()
+        if isinstance(interpreter, Exception):
+            raw[task] = Cell(model, release, "env-error", pins=pins,
+                             error={"type": type(interpreter).__name__, "message": str(interpreter).splitlines()[0],
+                                    "traceback_tail": []}, reasons=(str(interpreter).splitlines()[0],))
+        else:
+            result, seconds = _probe(interpreter, model, timeout)
+            raw[task] = Cell(model, release, "pending", versions=result.get("versions", {}), pins=pins,
+                             error=result.get("error"), warnings=tuple(result.get("warnings", ())),
+                             effective=result.get("effective", {}), dimension=result.get("dimension"),
+                             seconds=round(seconds, 2),
+                             embeddings=tuple(tuple(row) for row in result.get("embeddings", ())))
+        if on_progress:
+            on_progress(f"{Path(model).name} @ {release}")
+
+    tasks = [(m, r) for m in models for r in columns]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(run, tasks))
+
+    cells = []
+    for model in models:
+        saved = dict(read_model(Target(Path(model), Path(model))).st_config.raw)
+        ref = raw.get((model, reference))
+        ref = ref if ref is not None and ref.error is None and ref.outcome != "env-error" else None
+        for release in columns:
+            cells.append(classify(raw[(model, release)], ref, saved))
+    return MatrixResult(reference, tuple(columns), tuple(models), tuple(cells), torch)

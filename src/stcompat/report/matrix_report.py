@@ -1,0 +1,60 @@
+"""`matrix` output: rich table and the ``stcompat.matrix/1`` JSON (docs/matrix-schema.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..matrix.runner import MatrixResult
+from . import shown_path
+
+SCHEMA = "stcompat.matrix/1"
+STYLE = {"ok": "green", "degraded": "yellow", "fails": "red", "env-error": "dim"}
+
+
+def to_dict(result: MatrixResult) -> dict[str, Any]:
+    """The JSON document (embeddings left out)."""
+    cells = []
+    for cell in result.cells:
+        item = asdict(cell)
+        item.pop("embeddings")
+        cells.append(item)
+    return {"schema": SCHEMA, "reference": result.reference, "torch": result.torch,
+            "releases": list(result.releases), "models": list(result.models), "cells": cells}
+
+
+def render_json(result: MatrixResult) -> str:
+    """``stcompat.matrix/1``."""
+    return json.dumps(to_dict(result), indent=2)
+
+
+def render_table(console: Console, result: MatrixResult) -> None:
+    """Models x releases, each cell its outcome and the max difference or error type."""
+    table = Table(title=f"stcompat matrix (reference: {result.reference}; torch {result.torch.rsplit('/', 1)[-1]})",
+                  title_justify="left")
+    table.add_column("model", overflow="fold")
+    for release in result.releases:
+        table.add_column(release if release == "current" else f"ST {release}")
+    width = len(result.releases)
+    for row, model in enumerate(result.models):
+        texts = []
+        for cell in result.cells[row * width:(row + 1) * width]:
+            detail = ""
+            if cell.outcome == "fails":
+                detail = "\n" + (cell.error or {}).get("type", "")
+            elif cell.max_abs_diff is not None:
+                detail = f"\n{cell.max_abs_diff:.1e}"
+            elif cell.outcome == "degraded":
+                detail = "\n" + cell.reasons[0][:24]
+            texts.append(Text(cell.outcome + detail, style=STYLE.get(cell.outcome, "")))
+        table.add_row(shown_path(model), *texts)
+    console.print(table)
+    notes = [c for c in result.cells if c.outcome in ("fails", "degraded", "env-error")]
+    for cell in notes:
+        console.print(Text(f"  {shown_path(cell.model)} @ {cell.release}: {cell.outcome}: {'; '.join(cell.reasons)}",
+                           style=STYLE.get(cell.outcome, "")))
