@@ -78,6 +78,8 @@ CORPUS = [
     "Zebras, giraffes and lions live on the African savanna.",
     "Jazz musicians often improvise melodies over chord changes.",
     "Oxygen, hydrogen and nitrogen are common chemical elements.",
+    "Is this a question? Yes! It costs 10, 25 or 99 euros; see pages 3-4: done.",
+    "Kids explore x-rays, keys and \"quotes\" (with brackets) at 7 o'clock & 8/9 @home.",
 ]
 
 HIDDEN = 32
@@ -104,6 +106,14 @@ def _emit(obj: dict) -> None:
 # --------------------------------------------------------------------------------------
 
 
+def _bert_words(corpus: list) -> list:
+    """Words as BERT's own normalizer and pre-tokenizer split them (lowercased, punctuation apart)."""
+    from tokenizers import normalizers, pre_tokenizers
+
+    norm, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    return [w for line in corpus for w, _ in pre.pre_tokenize_str(norm.normalize_str(line))]
+
+
 def cmd_base(args: dict) -> dict:
     import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -113,13 +123,38 @@ def cmd_base(args: dict) -> dict:
     out = args["out"]
     result = {}
 
-    # --- BERT: WordPiece trained from scratch on CORPUS.
+    # --- BERT: WordPiece vocabulary learned from CORPUS with the `tokenizers` BPE trainer.
+    # The library's WordPieceTrainer is not deterministic: it numbers the "##x"
+    # continuation characters in hash-map order, which changes merge tie-breaks and thus
+    # the learned vocabulary from run to run. The plain BpeTrainer is deterministic when
+    # the whole initial alphabet is given (as for RoBERTa below). So continuation
+    # characters are encoded as distinct private-use characters, a BPE vocabulary is
+    # trained on that, and its tokens are decoded back to WordPiece form ("##er").
     bert_specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    words = _bert_words(CORPUS)
+    cont = {c: chr(0xE000 + ord(c)) for c in sorted({c for w in words for c in w[1:]})}
+    uncont = {v: k for k, v in cont.items()}
+    encoded = [w[0] + "".join(cont[c] for c in w[1:]) for w in words]
+    learner = Tokenizer(models.BPE())
+    learner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    learner.train_from_iterator([" ".join(encoded)], trainers.BpeTrainer(
+        vocab_size=400, min_frequency=1, special_tokens=bert_specials, show_progress=False,
+        initial_alphabet=sorted({c for w in encoded for c in w}),
+    ))
+
+    def to_wordpiece(tok: str) -> str:
+        if tok in bert_specials:
+            return tok
+        text = "".join(uncont.get(c, c) for c in tok)
+        return "##" + text if tok[0] in uncont else text
+
+    ranked = sorted(learner.get_vocab().items(), key=lambda kv: kv[1])
+    vocab = {to_wordpiece(tok): i for i, (tok, _) in enumerate(ranked)}
+    wp = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
+    wp.add_special_tokens(bert_specials)
     wp.normalizer = normalizers.BertNormalizer(lowercase=True)
     wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     wp.decoder = decoders.WordPiece(prefix="##")
-    wp.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=400, special_tokens=bert_specials))
     cls_id, sep_id = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
     wp.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -147,7 +182,7 @@ def cmd_base(args: dict) -> dict:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=600, min_frequency=1, special_tokens=rob_specials,
+        vocab_size=600, min_frequency=1, special_tokens=rob_specials, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     ))
     bpe.post_processor = processors.RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")))

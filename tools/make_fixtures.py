@@ -9,7 +9,7 @@ user of that release would have written it.
 Steps:
   1. build (or reuse) one env per release;
   2. build the tiny base models once, in the oldest env (transformers 4.30.2), so every
-     later transformers can read them; they stay in ``--build-dir`` (not committed);
+     later transformers can read them; they stay in ``--build-dir`` (outside the repo);
   3. in each release's env, run ``tools/fixture_builder.py save`` which builds every
      variant and calls ``model.save()``; variants a release lacks are skipped and the
      reason is recorded;
@@ -37,7 +37,8 @@ from typing import Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from stcompat.matrix.envs import EnvBuildError, EnvSpec, ensure_env, release_spec  # noqa: E402
+from stcompat.matrix.envs import (EnvBuildError, EnvSpec, default_cache_dir, ensure_env,  # noqa: E402
+                                  release_spec)
 
 BUILDER = Path(__file__).resolve().parent / "fixture_builder.py"
 RESULT_PREFIX = "@@STCOMPAT_RESULT@@ "  # must match fixture_builder.RESULT_PREFIX
@@ -83,6 +84,10 @@ def file_sizes(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def empty_dirs(folder: Path) -> list:
+    return [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_dir() and not any(p.iterdir())]
+
+
 def build_base(python: Path, build_dir: Path, force: bool) -> dict:
     """Tiny BERT/RoBERTa base models in ``build_dir/base`` (built once, reused)."""
     base = build_dir / "base"
@@ -111,13 +116,17 @@ def save_release(release: str, python: Path, base_info: dict, build_dir: Path, o
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(stage), str(dest))
+    # safetensors writes 0600 files; make the fixtures readable by everyone (content untouched).
+    for p in dest.rglob("*"):
+        if p.is_file():
+            p.chmod(0o644)
     say(f"st{release}: saved {len(res['saved'])}, skipped {len(res['skipped'])}, errors {len(res['errors'])}")
     return res
 
 
 def spec_summary(spec: EnvSpec) -> dict:
     return {"requirements": list(spec.requirements), "no_deps": list(spec.no_deps),
-            "torch": os.path.basename(spec.torch), "python": spec.python, "env_key": spec.key()}
+            "torch": os.path.basename(spec.torch), "env_key": spec.key()}
 
 
 def write_manifest(out: Path, results: dict, specs: dict, base_info: dict) -> dict:
@@ -131,13 +140,16 @@ def write_manifest(out: Path, results: dict, specs: dict, base_info: dict) -> di
             "env": res["versions"],
             "pins": spec_summary(specs[release]),
             "saved": res["saved"],
-            "skipped": res["skipped"],
+            "skipped": {v: res["skipped"][v] for v in sorted(res["skipped"], key=VARIANTS.index)},
             "errors": res["errors"],
         }
         for variant in res["saved"]:
             rel = f"st{release}/{variant}"
             fixtures.append({"path": rel, "release": release, "variant": variant,
-                             "versions": res["versions"], "files": file_sizes(out / rel)})
+                             "versions": res["versions"], "files": file_sizes(out / rel),
+                             # git drops empty directories (e.g. 2_Normalize/ before ST 6.0),
+                             # so record them; loading works without them.
+                             "empty_dirs": empty_dirs(out / rel)})
     order = {r: i for i, r in enumerate(RELEASES)}
     vorder = {v: i for i, v in enumerate(VARIANTS)}
     fixtures.sort(key=lambda f: (order.get(f["release"], 99), f["release"], vorder.get(f["variant"], 99)))
@@ -198,11 +210,10 @@ def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--releases", nargs="+", default=list(RELEASES), metavar="VER",
                     help=f"subset of: {' '.join(RELEASES)}")
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures")
     ap.add_argument("--jobs", type=int, default=2, help="parallel builds (default 2)")
-    ap.add_argument("--build-dir", type=Path, default=REPO / "build" / "fixtures",
-                    help="base models and staging (not committed)")
+    ap.add_argument("--build-dir", type=Path, default=default_cache_dir().parent / "fixture-build",
+                    help="base models and staging, outside the repo (default: next to the env cache)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="env cache (default $STCOMPAT_CACHE or ~/.cache/stcompat/envs)")
     ap.add_argument("--python", default=sys.executable, help="interpreter for the envs (must match the torch wheel)")
     ap.add_argument("--torch", default=DEFAULT_TORCH if os.path.isfile(DEFAULT_TORCH) else "torch==2.13.0",
@@ -247,7 +258,7 @@ def main(argv: Optional[list] = None) -> int:
         results = {}
         with ThreadPoolExecutor(jobs) as ex:
             futures = {r: ex.submit(save_release, r, pythons[r], base_info, args.build_dir.resolve(), out,
-                                    tuple(args.variants)) for r in todo}
+                                    VARIANTS) for r in todo}
             for r, fut in futures.items():
                 try:
                     results[r] = fut.result()

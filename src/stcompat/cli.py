@@ -156,9 +156,11 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 @click.option("--torch", "torch_spec", help="The torch every environment shares (requirement or wheel path).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--plot", "plot_path", metavar="FILE", help="Write a heatmap PNG.")
+@click.option("--batch", is_flag=True, help="One process per release for all models (fast; cells not isolated).")
 @_guard
 def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], reference: str, jobs: int,
-               offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None) -> None:
+               offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None,
+               batch: bool) -> None:
     """Load models in real isolated environments, one per release, and record what happens.
 
     Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
@@ -179,7 +181,7 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
     with Progress(console=_console_err(), transient=True) as progress:
         task = progress.add_task("matrix", total=total)
         result = run_matrix(models, chosen, extra=extra, reference=reference, jobs=jobs, offline=offline,
-                            timeout=timeout, torch=torch_spec,
+                            timeout=timeout, torch=torch_spec, batch=batch,
                             on_progress=lambda what: progress.update(task, advance=1, description=what))
     from .report import matrix_report
 

@@ -259,7 +259,17 @@ def _loader(release: Release, origin: str) -> dict[str, Any] | None:
         # The decorator turns legacy pooling_mode_* booleans into pooling_mode: collect those keys.
         source = ast.unparse(release.trees[module])
         legacy_flags = sorted(set(re.findall(r"['\"](pooling_mode_[a-z_]+)['\"]", source)))
+    init_raises = []
+    if init is not None:
+        for node in ast.walk(init):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                message = node.exc.args[0]
+                text = message.value if isinstance(message, ast.Constant) and isinstance(message.value, str) else \
+                    " ".join(p.value for p in ast.walk(message) if isinstance(p, ast.Constant) and isinstance(p.value, str))
+                if text:
+                    init_raises.append({"type": ast.unparse(node.exc.func).rsplit(".", 1)[-1], "message": text})
     return {
+        "init_raises": init_raises,
         "init_params": params,
         "init_required": required,
         "init_var_keyword": var_keyword,
@@ -310,6 +320,39 @@ def _cst_keys_read(release: Release, modules: list[str]) -> list[str]:
             if key in CST_KEYS and receiver is not None and "model_config" in ast.unparse(receiver).lower():
                 keys.add(key)
     return sorted(keys)
+
+
+def _root_construction(release: Release, modules: list[str]) -> dict[str, Any] | None:
+    """How the loader builds a module stored at path "" (the model folder itself).
+
+    3.2-4.x build ANY class there as ``module_class(model_name_or_path, cache_dir=..., backend=...,
+    **sentence_bert_config)`` (falling back to ``load`` on TypeError from 4.0); earlier releases do
+    that only for Transformer; 5.x asks the class how to load.
+    """
+    for module in modules:
+        for node in ast.walk(release.trees[module]):
+            if not isinstance(node, ast.If):
+                continue
+            test = ast.unparse(node.test)
+            if "['path']" not in test.replace('"', "'") or "== ''" not in test.replace('"', "'"):
+                continue
+            any_class = "Transformer" not in test
+            keywords: list[str] = []
+            fallback = False
+            kwargs_keys: list[str] = []
+            for inner in ast.walk(node):
+                # kwargs["model_args"] = {} ...: keys always added to the splatted dict
+                if isinstance(inner, ast.Assign) and len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Subscript) \
+                        and ast.unparse(inner.targets[0].value) == "kwargs" and isinstance(inner.targets[0].slice, ast.Constant):
+                    if inner.targets[0].slice.value not in kwargs_keys:
+                        kwargs_keys.append(inner.targets[0].slice.value)
+                if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "module_class":
+                    keywords = [k.arg for k in inner.keywords if k.arg]
+                if isinstance(inner, ast.Try) and any(
+                        h.type is not None and "TypeError" in ast.unparse(h.type) for h in inner.handlers):
+                    fallback = True
+            return {"any_class": any_class, "keywords": keywords + kwargs_keys, "typeerror_fallback": fallback}
+    return None
 
 
 def _version_warning(release: Release, modules: list[str]) -> dict[str, Any] | None:
@@ -410,6 +453,7 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
         "cst_keys_read": _cst_keys_read(release, loader_modules),
         "version_warning": _version_warning(release, loader_modules),
         "import_error_template": _import_error_template(release),
+        "root_construction": _root_construction(release, loader_modules),
         "checks_requirements": any("check_version_requirements" in ast.unparse(release.trees[m])
                                    for m in loader_modules),
     }

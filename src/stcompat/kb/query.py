@@ -73,6 +73,8 @@ class Loader:
     """Positional arguments load() passes itself."""
     passes_keywords: tuple[str, ...]
     """Keywords load() passes itself."""
+    init_raises: tuple[tuple[str, str], ...] = ()
+    """(exception type, message) of the raise statements in ``__init__``, in source order."""
 
     @property
     def class_name(self) -> str:
@@ -181,7 +183,14 @@ class StRelease:
             weight_files=tuple(raw.get("weight_files", ())),
             passes_positional=raw.get("load_passes_positional", 0),
             passes_keywords=tuple(raw.get("load_passes_keywords", ())),
+            init_raises=tuple((r["type"], r["message"]) for r in raw.get("init_raises", ())),
         )
+
+    @property
+    def root_construction(self) -> Mapping[str, Any] | None:
+        """How a module stored at path "" is built: ``{any_class, keywords, typeerror_fallback}``
+        when the release calls ``module_class(model_path, **keywords)`` for it; None otherwise."""
+        return self.data.get("root_construction")
 
     def version_warning(self, saved: str) -> str | None:
         """The warning this release logs when loading a model saved by ``saved``; None when it stays silent."""

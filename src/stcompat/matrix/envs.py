@@ -92,7 +92,8 @@ class EnvSpec:
         no_deps: Requirement strings installed last with ``--no-deps`` (used for old
             releases whose declared dependencies would pull an incompatible stack).
         torch: Requirement string (``"torch==2.13.0"``) or path to a torch wheel. It is
-            installed first and kept fixed for all later installs.
+            installed first and kept fixed for all later installs. Note that on Linux a
+            bare ``torch==X`` from PyPI is the CUDA build; pass a CPU wheel path to avoid it.
     """
 
     python: str

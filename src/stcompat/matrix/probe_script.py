@@ -1,6 +1,7 @@
 """Runs INSIDE a target environment: load one model, record what happened, embed a fixed probe set.
 
     python probe_script.py MODEL_DIR OUT_JSON
+    python probe_script.py --batch OUT_JSON MODEL_DIR...   (one process, many models: {"results": [...]})
 
 Standard library + the environment's own sentence-transformers (and numpy) only: this file is
 copied to and run by interpreters of any release from 2.0 on, so it must not import stcompat.
@@ -79,6 +80,7 @@ def probe(model_dir):
             embeddings = model.encode(PROBE_TEXTS, convert_to_numpy=True, batch_size=8)
             out["dimension"] = int(embeddings.shape[-1])
             out["embeddings"] = [[float(x) for x in row] for row in embeddings]
+            out["encode_seconds"] = round(time.time() - started - out["load_seconds"], 3)
         except BaseException as exc:  # record everything, including SystemExit from odd code
             out["error"] = {
                 "type": type(exc).__name__,
@@ -100,10 +102,14 @@ def _attr(model, name):
 
 
 def main():
-    model_dir, out_path = sys.argv[1], sys.argv[2]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    result = probe(model_dir)
+    if sys.argv[1] == "--batch":
+        out_path, models = sys.argv[2], sys.argv[3:]
+        result = {"results": [probe(model) for model in models]}
+    else:
+        model_dir, out_path = sys.argv[1], sys.argv[2]
+        result = probe(model_dir)
     with open(out_path, "w") as handle:
         json.dump(result, handle)
 

@@ -134,7 +134,8 @@ def classify(cell: Cell, reference: Cell | None, saved: Mapping[str, Any]) -> Ce
                    max_abs_diff=max_abs, min_cosine=min_cos)
 
 
-def _probe(python: str, model: str, timeout: float) -> tuple[dict[str, Any], float]:
+def _probe(python: str, model: str | Sequence[str], timeout: float) -> tuple[Any, float]:
+    """Run the probe on one model (a dict back) or, batched, on many in one process (a list back)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="",
@@ -143,7 +144,8 @@ def _probe(python: str, model: str, timeout: float) -> tuple[dict[str, Any], flo
         out = Path(scratch) / "out.json"
         started = time.time()
         try:
-            proc = subprocess.run([python, str(PROBE), model, str(out)], cwd=scratch, env=env,
+            args = [model, str(out)] if isinstance(model, str) else ["--batch", str(out), *model]
+            proc = subprocess.run([python, str(PROBE), *args], cwd=scratch, env=env,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"error": {"type": "Timeout", "message": f"probe ran past {timeout:.0f} s",
@@ -153,7 +155,8 @@ def _probe(python: str, model: str, timeout: float) -> tuple[dict[str, Any], flo
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-12:]
             return {"error": {"type": "ProbeCrashed", "message": tail[-1] if tail else f"exit {proc.returncode}",
                               "traceback_tail": tail}}, elapsed
-        return json.loads(out.read_text()), elapsed
+        document = json.loads(out.read_text())
+        return (document["results"] if not isinstance(model, str) else document), elapsed
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,12 @@ class MatrixResult:
 def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequence[str] = (),
                reference: str = "current", jobs: int = 2, offline: bool = False, timeout: float = 600,
                torch: str | None = None, python: str | None = None, cache_dir: Path | None = None,
-               on_progress: Callable[[str], None] | None = None) -> MatrixResult:
-    """Build (or reuse) one environment per release, probe every model in it, classify every cell."""
+               batch: bool = False, on_progress: Callable[[str], None] | None = None) -> MatrixResult:
+    """Build (or reuse) one environment per release, probe every model in it, classify every cell.
+
+    ``batch`` probes all models of a release in one process (much faster for many small models;
+    a cell is then not isolated from the models loaded before it in that process).
+    """
     torch = torch or default_torch()
     python = python or sys.executable
     columns = list(dict.fromkeys(list(releases) + ([reference] if reference not in ("current", *releases) else [])))
@@ -200,26 +207,45 @@ def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequenc
 
     raw: dict[tuple[str, str], Cell] = {}
 
-    def run(task: tuple[str, str]) -> None:
-        model, release = task
-        interpreter = interpreters[release]
+    def record(model: str, release: str, result: Mapping[str, Any], seconds: float) -> None:
         spec = specs.get(release)
         pins = tuple(spec.requirements + spec.no_deps) if spec else ()
-        if isinstance(interpreter, Exception):
-            raw[task] = Cell(model, release, "env-error", pins=pins,
-                             error={"type": type(interpreter).__name__, "message": str(interpreter).splitlines()[0],
-                                    "traceback_tail": []}, reasons=(str(interpreter).splitlines()[0],))
-        else:
-            result, seconds = _probe(interpreter, model, timeout)
-            raw[task] = Cell(model, release, "pending", versions=result.get("versions", {}), pins=pins,
-                             error=result.get("error"), warnings=tuple(result.get("warnings", ())),
-                             effective=result.get("effective", {}), dimension=result.get("dimension"),
-                             seconds=round(seconds, 2),
-                             embeddings=tuple(tuple(row) for row in result.get("embeddings", ())))
+        raw[(model, release)] = Cell(
+            model, release, "pending", versions=result.get("versions", {}), pins=pins, error=result.get("error"),
+            warnings=tuple(result.get("warnings", ())), effective=result.get("effective", {}),
+            dimension=result.get("dimension"), seconds=round(seconds, 2),
+            embeddings=tuple(tuple(row) for row in result.get("embeddings", ())))
         if on_progress:
             on_progress(f"{Path(model).name} @ {release}")
 
-    tasks = [(m, r) for m in models for r in columns]
+    def run(task: tuple[tuple[str, ...], str]) -> None:
+        group, release = task
+        interpreter = interpreters[release]
+        if isinstance(interpreter, Exception):
+            line = str(interpreter).splitlines()[0]
+            for model in group:
+                spec = specs.get(release)
+                raw[(model, release)] = Cell(model, release, "env-error",
+                                             pins=tuple(spec.requirements + spec.no_deps) if spec else (),
+                                             error={"type": type(interpreter).__name__, "message": line,
+                                                    "traceback_tail": []}, reasons=(line,))
+                if on_progress:
+                    on_progress(f"{Path(model).name} @ {release}")
+            return
+        if len(group) == 1:
+            result, seconds = _probe(interpreter, group[0], timeout)
+            record(group[0], release, result, seconds)
+            return
+        results, seconds = _probe(interpreter, list(group), timeout * len(group))
+        if isinstance(results, dict):  # the whole batch crashed: every cell gets that error
+            results = [results] * len(group)
+        for model, result in zip(group, results):
+            record(model, release, result, seconds / len(group))
+
+    if batch:
+        tasks = [(tuple(models), r) for r in columns]
+    else:
+        tasks = [((m,), r) for m in models for r in columns]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(run, tasks))
 

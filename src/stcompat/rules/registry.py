@@ -198,6 +198,16 @@ _RULES: tuple[Rule, ...] = (
     ),
     # ---- check: config_sentence_transformers.json (STC11x) ---------------------------------
     Rule(
+        "STC105", "root-module-built-from-path", Severity.ERROR,
+        "A module other than Transformer is stored at the model folder's root (path \"\", as 5.1+ saves "
+        "StaticEmbedding), and the target release (3.2-4.x) builds root modules as "
+        "module_class(model_path, cache_dir=..., **kwargs) instead of calling its loader.",
+        "The constructor receives a folder path where it expects a tokenizer or weights, and raises "
+        "(e.g. `ValueError: The tokenizer must be fast ...`).",
+        "Upgrade sentence-transformers, or move the module into a subfolder (`stcompat convert`).",
+        "fails",
+    ),
+    Rule(
         "STC110", "prompts-ignored", Severity.WARNING,
         "The model was saved with prompts / default_prompt_name, and the target release does not read them (< 2.4).",
         "The model loads, but texts are embedded without their prompt: embeddings differ silently "

@@ -66,7 +66,31 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
         if failed or origin is None:
             continue
         loader = st.loader(origin)
-        if loader is None or loader.mode != "splat":
+        if loader is None:
+            continue
+        root = st.root_construction
+        if module.path == "" and module.kind not in TRANSFORMER_KINDS and root and root.get("any_class"):
+            # 3.2-4.x build any root module as module_class(model_path, cache_dir=..., **kwargs).
+            passed = list(root.get("keywords", ()))
+            rejected_kw = next((k for k in passed if not loader.accepts(k)), None)
+            if rejected_kw is None:
+                error = loader.init_raises[0] if loader.init_raises else None
+                yield Finding(
+                    "STC105", Effect.FAILS if error else Effect.UNKNOWN,
+                    f"{loader.class_name} stored at the model folder's root is constructed from the folder path by "
+                    f"sentence-transformers {st.version}", "modules.json", f"[{position}].path",
+                    PredictedError(*error) if error else None, order=(STAGE_MODULES, position, SUB_CONSTRUCT))
+                continue
+            if not root.get("typeerror_fallback"):
+                yield Finding(
+                    "STC105", Effect.FAILS,
+                    f"{loader.class_name} stored at the root is constructed with {rejected_kw!r}, which it does not "
+                    f"accept, by sentence-transformers {st.version}", "modules.json", f"[{position}].path",
+                    PredictedError("TypeError", _type_error(
+                        loader.class_name, f"got an unexpected keyword argument '{rejected_kw}'", python)),
+                    order=(STAGE_MODULES, position, SUB_CONSTRUCT))
+                continue
+        if loader.mode != "splat":
             continue
         config = _constructor_config(module)
         if module.kind in TRANSFORMER_KINDS and not module.config_file:

@@ -1,0 +1,53 @@
+"""Show a verify/compare Report: a rich table for people, JSON (``stcompat.verify/1``) for machines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .verdict import Report
+
+_STYLE = {"identical": "bold green", "noise": "green", "drift": "yellow", "broken": "bold red"}
+
+
+def to_json(report: Report) -> str:
+    """The report as indented JSON."""
+    return json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str)
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _cos(value: float | None) -> str:
+    # Cross-release noise sits at 1 - 1e-12: eight decimals would print it as 1.00000000.
+    if value is None:
+        return "n/a"
+    if 0.0 < 1.0 - value < 1e-7:
+        return f"1-{1.0 - value:.1e}"
+    return f"{value:.8f}"
+
+
+def render_table(console: Any, report: Report, title: str) -> None:
+    """Print the verdict, the metrics of each set, the diagnosis and the notes."""
+    from rich.table import Table
+
+    style = _STYLE[report.verdict]
+    console.print(f"[{style}]{report.verdict.upper()}[/]  {title}")
+    console.print("  " + "; ".join(report.reasons))
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("set", "texts", "dim", "max |diff|", "mean cos", "min cos", "norms (now)",
+                f"top-{report.metrics.topk}", "spearman"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    for name, m in report.set_metrics.items():
+        dim = str(m.dim_actual) if m.dim_actual == m.dim_expected else f"{m.dim_expected}->{m.dim_actual}"
+        table.add_row(name, str(m.rows), dim, _fmt(m.max_abs_diff, ".3g"), _cos(m.mean_cosine), _cos(m.min_cosine), f"{m.norm_actual[0]:.4g}..{m.norm_actual[1]:.4g}",
+                      f"{m.topk_agreement:.3f}", f"{m.spearman:.6f}")
+    console.print(table)
+    if report.diagnosis:
+        console.print("diagnosis:")
+        for d in report.diagnosis:
+            mark = "[red]cause[/]  " if d.cause else "[dim]context[/]"
+            console.print(f"  {mark} {d.message}", highlight=False)
+    for note in report.notes:
+        console.print(f"  [yellow]note[/] {note}", highlight=False)
