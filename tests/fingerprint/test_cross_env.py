@@ -1,7 +1,7 @@
 """Cross-environment: fingerprint all-MiniLM-L6-v2 here, verify it in an older real environment.
 
-Uses environments already built by stcompat.matrix.envs (``~/.cache/stcompat/envs``); the verify
-code runs there with only that env's packages (PYTHONPATH points at this checkout's src/).
+The ST 2.2.2 environment (transformers 4.30.2) is built, or reused, with stcompat.matrix.envs;
+the verify code runs there with only that env's packages (PYTHONPATH points at this checkout's src/).
 """
 
 from __future__ import annotations
@@ -16,29 +16,27 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def _old_envs() -> list[tuple[str, Path]]:
-    from stcompat.matrix.envs import MARKER_NAME, default_cache_dir
+OLD_RELEASE = "2.2.2"
 
-    found = []
-    for marker in sorted(default_cache_dir().glob(f"*/{MARKER_NAME}")):
-        packages = json.loads(marker.read_text()).get("packages", {})
-        st = packages.get("sentence-transformers", "")
-        if st.startswith(("2.", "3.")) and packages.get("numpy"):
-            found.append((st, marker.parent / "bin" / "python"))
-    return sorted(found, key=lambda item: tuple(int(p) for p in item[0].split(".")[:3] if p.isdigit()))
+
+def _old_env() -> Path:
+    """The python of the ST 2.2.2 environment (period stack), built if the cache lacks it."""
+    import sys
+
+    from stcompat.matrix.envs import ensure_env, release_spec
+    from stcompat.matrix.runner import default_torch
+
+    return ensure_env(release_spec(OLD_RELEASE, python=sys.executable, torch=default_torch()))
 
 
 @pytest.mark.slow
 def test_minilm_fingerprint_verifies_as_noise_in_older_env(minilm, tmp_path):
-    envs = _old_envs()
-    if not envs:
-        pytest.skip("no ST 2.x/3.x env built in the matrix cache (run the matrix first)")
     from stcompat.fingerprint import fingerprint
 
     fp = tmp_path / "minilm.fp"
     fingerprint(minilm, fp)
     env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1"}
-    st, python = envs[0]  # the oldest release
+    st, python = OLD_RELEASE, _old_env()
     result = subprocess.run([str(python), "-m", "stcompat.fingerprint.verify_cli", "verify", str(minilm), str(fp)],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
