@@ -11,8 +11,11 @@ prefixed with ``RESULT_PREFIX`` so that library log noise on stdout cannot confu
 caller):
 
 * ``base``   - train tiny tokenizers and build the tiny BERT / RoBERTa base models.
-* ``save``   - build each requested variant with this release and ``model.save()`` it.
-* ``verify`` - load saved fixtures back with this release and encode two sentences.
+* ``save``   - build each requested variant with this release and ``model.save()`` it
+  (a SentenceTransformer, or a CrossEncoder / SparseEncoder for the variants in
+  ``MODEL_CLASSES``).
+* ``verify`` - load saved fixtures back with this release, with the class that saved
+  them, and encode two sentences (a CrossEncoder scores two pairs).
 """
 
 from __future__ import annotations
@@ -207,7 +210,7 @@ def cmd_base(args: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------
-# save: one SentenceTransformer per variant
+# save: one model per variant (SentenceTransformer unless MODEL_CLASSES says otherwise)
 # --------------------------------------------------------------------------------------
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
@@ -273,7 +276,58 @@ VARIANTS = {
     "bert_dense": lambda: _st([_bert(), _pool(), _dense(), _norm()]),
     "static": lambda: _st([_static()]),
     "router": lambda: _st([_router()]),
+    "cross_encoder": lambda: _cross_encoder(),
+    "sparse": lambda: _sparse(),
 }
+
+#: Variants that are not SentenceTransformer models: the class that saves and loads them.
+MODEL_CLASSES = {"cross_encoder": "CrossEncoder", "sparse": "SparseEncoder"}
+
+
+def _model_class(name: str):
+    """``SentenceTransformer``, ``CrossEncoder`` or ``SparseEncoder`` of this release."""
+    if name == "SentenceTransformer":
+        from sentence_transformers import SentenceTransformer
+        return SentenceTransformer
+    if name == "CrossEncoder":
+        from sentence_transformers.cross_encoder import CrossEncoder  # every release since 0.x
+        return CrossEncoder
+    if name == "SparseEncoder":
+        try:
+            from sentence_transformers.sparse_encoder import SparseEncoder  # ST 5.0+
+        except ImportError:
+            raise ImportError("sentence_transformers has no sparse_encoder.SparseEncoder") from None
+        return SparseEncoder
+    raise ValueError(name)
+
+
+def _sparse_cls(name):
+    """A SparseEncoder module class: ``sparse_encoder.models`` (5.0-5.3), ``sparse_encoder.modules`` (5.4+)."""
+    import importlib
+    for mod in ("sentence_transformers.sparse_encoder.models", "sentence_transformers.sparse_encoder.modules"):
+        try:
+            module = importlib.import_module(mod)
+        except ImportError:
+            continue
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise ImportError(f"sentence_transformers.sparse_encoder has no {name}")
+
+
+def _cross_encoder():
+    """CrossEncoder on the tiny BERT with a fresh 1-label head (random, seeded)."""
+    cross_encoder = _model_class("CrossEncoder")
+    if not hasattr(cross_encoder, "save"):
+        raise AttributeError("CrossEncoder has no save()")
+    return cross_encoder("tiny-bert", num_labels=1, device="cpu")
+
+
+def _sparse():
+    """SPLADE: MLMTransformer (tiny BERT, masked-LM head initialised randomly) + max SpladePooling."""
+    sparse_encoder = _model_class("SparseEncoder")
+    mlm = _sparse_cls("MLMTransformer")("tiny-bert", max_seq_length=64)
+    pooling = _sparse_cls("SpladePooling")(pooling_strategy="max")
+    return sparse_encoder(modules=[mlm, pooling], device="cpu")
 
 
 def _dense():
@@ -317,20 +371,38 @@ def cmd_save(args: dict) -> dict:
 # --------------------------------------------------------------------------------------
 
 
-def cmd_verify(args: dict) -> dict:
-    from sentence_transformers import SentenceTransformer
+def _variant_class(path: str):
+    """The class a fixture is loaded with: from its folder name (= variant name)."""
+    return _model_class(MODEL_CLASSES.get(os.path.basename(os.path.normpath(path)), "SentenceTransformer"))
 
+
+def cmd_verify(args: dict) -> dict:
     results = {}
     for path in args["paths"]:
         try:
-            model = SentenceTransformer(path, device="cpu")
-            emb = model.encode(["hello world", "a small test sentence"], convert_to_numpy=True)
+            model_cls = _variant_class(path)
+            model = model_cls(path, device="cpu")
+            if model_cls.__name__ == "CrossEncoder":
+                scores = model.predict([("hello world", "a small test sentence"),
+                                        ("hello world", "hello world")], convert_to_numpy=True)
+                scores = scores.reshape(len(scores), -1)
+                results[path] = {"ok": True, "class": "CrossEncoder", "shape": list(scores.shape),
+                                 "scores": [round(float(x), 4) for x in scores.ravel()],
+                                 "num_labels": int(model.config.num_labels)}
+                continue
+            sentences = ["hello world", "a small test sentence"]
+            if model_cls.__name__ == "SparseEncoder":  # a sparse torch tensor; it has no convert_to_numpy
+                emb = model.encode(sentences).to_dense().cpu().numpy()
+            else:
+                emb = model.encode(sentences, convert_to_numpy=True)
             norms = [round(float((row ** 2).sum() ** 0.5), 4) for row in emb]
-            results[path] = {"ok": True, "shape": list(emb.shape), "norms": norms,
+            results[path] = {"ok": True, "class": model_cls.__name__, "shape": list(emb.shape), "norms": norms,
                              "prompts": getattr(model, "prompts", None),
                              "default_prompt_name": getattr(model, "default_prompt_name", None),
                              "similarity_fn_name": getattr(model, "similarity_fn_name", None),
                              "truncate_dim": getattr(model, "truncate_dim", None)}
+            if model_cls.__name__ == "SparseEncoder":
+                results[path]["nonzero"] = [int((row != 0).sum()) for row in emb]
         except Exception as exc:
             results[path] = {"ok": False, "error": _first_line(exc)}
     return {"results": results, "versions": _versions()}

@@ -18,6 +18,9 @@ Steps:
 
 Regenerate everything:
     python tools/make_fixtures.py --verify
+
+Add or regenerate some variants only (other fixtures and their manifest entries stay as they are):
+    python tools/make_fixtures.py --variants cross_encoder sparse --verify
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ SCHEMA = "stcompat.fixtures/1"
 
 RELEASES = ("2.2.2", "2.3.1", "2.7.0", "3.0.1", "3.4.1", "4.1.0", "5.1.2", "5.7.0", "6.2.0")
 VARIANTS = ("bert_plain", "roberta_plain", "bert_prompts", "bert_simfn", "bert_trunc",
-            "bert_inclprompt", "bert_dense", "static", "router")
+            "bert_inclprompt", "bert_dense", "static", "router", "cross_encoder", "sparse")
 #: Base models are built with the oldest stack so that every newer transformers reads them.
 BASE_RELEASE = "2.2.2"
 DEFAULT_TORCH = "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -106,20 +109,37 @@ def build_base(python: Path, build_dir: Path, force: bool) -> dict:
 
 def save_release(release: str, python: Path, base_info: dict, build_dir: Path, out: Path,
                  variants: tuple) -> dict:
-    """Save all variants with one release; swap them into ``out/st<release>`` on success."""
+    """Save the variants with one release; swap them into ``out/st<release>`` on success.
+
+    With every variant, ``out/st<release>`` is replaced as a whole. With a subset, only the
+    folders of those variants are replaced (or removed, when the release now skips one);
+    every other fixture of the release is left untouched.
+    """
     stage = build_dir / "stage" / f"st{release}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     res = run_builder(python, "save", {"base": str(build_dir / "base"), "out": str(stage),
                                        "variants": list(variants)}, f"st{release}")
     dest = out / f"st{release}"
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(stage), str(dest))
+    if set(variants) >= set(VARIANTS):
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(stage), str(dest))
+        moved = [dest]
+    else:
+        dest.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for variant in variants:
+            shutil.rmtree(dest / variant, ignore_errors=True)
+            if (stage / variant).is_dir():
+                shutil.move(str(stage / variant), str(dest / variant))
+                moved.append(dest / variant)
+        shutil.rmtree(stage, ignore_errors=True)
     # safetensors writes 0600 files; make the fixtures readable by everyone (content untouched).
-    for p in dest.rglob("*"):
-        if p.is_file():
-            p.chmod(0o644)
+    for folder in moved:
+        for p in folder.rglob("*"):
+            if p.is_file():
+                p.chmod(0o644)
     say(f"st{release}: saved {len(res['saved'])}, skipped {len(res['skipped'])}, errors {len(res['errors'])}")
     return res
 
@@ -129,19 +149,35 @@ def spec_summary(spec: EnvSpec) -> dict:
             "torch": os.path.basename(spec.torch), "env_key": spec.key()}
 
 
-def write_manifest(out: Path, results: dict, specs: dict, base_info: dict) -> dict:
-    """Write manifest.json; releases not regenerated this run keep their old entries."""
+def write_manifest(out: Path, results: dict, specs: dict, base_info: dict,
+                   variants: tuple = VARIANTS) -> dict:
+    """Write manifest.json; releases not regenerated this run keep their old entries.
+
+    With a subset of ``variants``, a regenerated release keeps the old entries (saved,
+    skipped, errors, fixtures) of every variant that was not regenerated.
+    """
     path = out / "manifest.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     releases = {r: v for r, v in old.get("releases", {}).items() if (out / f"st{r}").is_dir()}
-    fixtures = [f for f in old.get("fixtures", []) if f["release"] in releases and f["release"] not in results]
+    redone = set(variants)
+    fixtures = [f for f in old.get("fixtures", []) if f["release"] in releases
+                and (f["release"] not in results or f["variant"] not in redone)]
     for release, res in results.items():
+        prev = releases.get(release, {}) if not redone >= set(VARIANTS) else {}
+        if prev and prev.get("env") != res["versions"]:
+            say(f"st{release}: WARNING env versions differ from the manifest's; "
+                "the fixtures not regenerated keep their recorded versions")
+        saved = [v for v in prev.get("saved", []) if v not in redone] + list(res["saved"])
+        skipped = {v: why for v, why in prev.get("skipped", {}).items() if v not in redone}
+        skipped.update(res["skipped"])
+        errors = {v: why for v, why in prev.get("errors", {}).items() if v not in redone}
+        errors.update(res["errors"])
         releases[release] = {
             "env": res["versions"],
             "pins": spec_summary(specs[release]),
-            "saved": res["saved"],
-            "skipped": {v: res["skipped"][v] for v in sorted(res["skipped"], key=VARIANTS.index)},
-            "errors": res["errors"],
+            "saved": sorted(saved, key=VARIANTS.index),
+            "skipped": {v: skipped[v] for v in sorted(skipped, key=VARIANTS.index)},
+            "errors": {v: errors[v] for v in sorted(errors, key=VARIANTS.index)},
         }
         for variant in res["saved"]:
             rel = f"st{release}/{variant}"
@@ -171,12 +207,13 @@ def write_manifest(out: Path, results: dict, specs: dict, base_info: dict) -> di
     return manifest
 
 
-def verify(releases: list, pythons: dict, out: Path, jobs: int) -> bool:
-    """Load each fixture back in the env that saved it; print a release x variant table."""
+def verify(releases: list, pythons: dict, out: Path, jobs: int, variants: tuple = VARIANTS) -> bool:
+    """Load each fixture back in the env that saved it (SentenceTransformer, or CrossEncoder /
+    SparseEncoder for those variants); print a release x variant table."""
     manifest = json.loads((out / "manifest.json").read_text())
 
     def one(release: str) -> tuple:
-        saved = manifest["releases"].get(release, {}).get("saved", [])
+        saved = [v for v in manifest["releases"].get(release, {}).get("saved", []) if v in variants]
         paths = [str(out / f"st{release}" / v) for v in saved]
         res = run_builder(pythons[release], "verify", {"paths": paths}, f"st{release} verify")
         return release, {Path(p).name: r for p, r in res["results"].items()}
@@ -185,9 +222,10 @@ def verify(releases: list, pythons: dict, out: Path, jobs: int) -> bool:
         table = dict(ex.map(one, releases))
     all_ok = True
     width = 10
-    print("\nverify (loaded in the env that saved it; cell = embedding dim, '-' = skipped)")
+    print("\nverify (loaded in the env that saved it; cell = embedding dim, or number of scores "
+          "for cross_encoder; '-' = skipped)")
     print("variant".ljust(16) + "".join(r.ljust(width) for r in releases))
-    for variant in VARIANTS:
+    for variant in variants:
         row = variant.ljust(16)
         for release in releases:
             r = table[release].get(variant)
@@ -210,6 +248,9 @@ def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--releases", nargs="+", default=list(RELEASES), metavar="VER",
                     help=f"subset of: {' '.join(RELEASES)}")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), metavar="NAME",
+                    help=f"regenerate (and verify) only these variants, leaving the other fixtures as they are; "
+                         f"subset of: {' '.join(VARIANTS)}")
     ap.add_argument("--out", type=Path, default=REPO / "tests" / "fixtures")
     ap.add_argument("--jobs", type=int, default=2, help="parallel builds (default 2)")
     ap.add_argument("--build-dir", type=Path, default=default_cache_dir().parent / "fixture-build",
@@ -229,6 +270,10 @@ def main(argv: Optional[list] = None) -> int:
     if unknown:
         ap.error(f"unknown release(s) {unknown}; known: {' '.join(RELEASES)}")
     releases = [r for r in RELEASES if r in args.releases]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {unknown}; known: {' '.join(VARIANTS)}")
+    variants = tuple(v for v in VARIANTS if v in args.variants)
     jobs = max(1, args.jobs)
 
     specs = {r: release_spec(r, python=args.python, torch=args.torch) for r in set(releases) | {BASE_RELEASE}}
@@ -258,14 +303,14 @@ def main(argv: Optional[list] = None) -> int:
         results = {}
         with ThreadPoolExecutor(jobs) as ex:
             futures = {r: ex.submit(save_release, r, pythons[r], base_info, args.build_dir.resolve(), out,
-                                    VARIANTS) for r in todo}
+                                    variants) for r in todo}
             for r, fut in futures.items():
                 try:
                     results[r] = fut.result()
                 except RuntimeError as exc:
                     failed[r] = str(exc)
                     say(f"st{r}: SAVE FAILED: {exc}")
-        manifest = write_manifest(out, results, specs, base_info)
+        manifest = write_manifest(out, results, specs, base_info, variants)
         print(f"\nwrote {out / 'manifest.json'} ({len(manifest['fixtures'])} fixtures)")
         for r in releases:
             res = results.get(r)
@@ -278,7 +323,7 @@ def main(argv: Optional[list] = None) -> int:
 
     ok = True
     if args.verify or args.verify_only:
-        ok = verify([r for r in releases if r in pythons], pythons, out, jobs)
+        ok = verify([r for r in releases if r in pythons], pythons, out, jobs, variants)
     for r, why in failed.items():
         print(f"FAILED st{r}: {why}", file=sys.stderr)
     return 0 if ok and not failed else 1

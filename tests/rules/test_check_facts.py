@@ -146,3 +146,15 @@ def test_every_fixture_is_ok_on_the_release_that_saved_it(entry):
 def test_every_fixture_loads_on_the_newest_release(entry):
     result = one(fixture_path(entry["release"], entry["variant"]), "6.2.0")
     assert result.verdict == "ok", [(f.code, f.message) for f in result.findings]
+
+
+def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm):
+    old = "sentence-transformers==2.2.2 transformers==4.18.0 tokenizers==0.12.1 torch==2.13.0 python==3.11"
+    (result,) = check(minilm, targets=[old], resolve=False)
+    assert result.verdict == "fails" and "STC402" in codes(result)
+    assert result.predicted_error.type in ("OSError", "EnvironmentError")
+    assert result.predicted_error.message.startswith(
+        f"Error no file named pytorch_model.bin, tf_model.h5, model.ckpt.index or flax_model.msgpack found in "
+        f"directory {minilm}")
+    assert "transformers>=4.30" in result.fix
+    assert "STC402" not in codes(one(minilm, "2.2.2"))  # 4.30.2 reads it and depends on safetensors

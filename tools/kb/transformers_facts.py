@@ -350,13 +350,35 @@ def last_patches(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, list
     return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
 
 
+MODELING_UTILS = "transformers/modeling_utils.py"
+
+
+def weights_facts(source: str | None) -> dict:
+    """Whether from_pretrained reads model.safetensors (it names SAFE_WEIGHTS_NAME), and the error it
+    raises when a folder holds no weights file it can read (the message template, fields kept)."""
+    if source is None:
+        return {"reads_safetensors": None, "no_weights_error": None}
+    tree = ast.parse(source)
+    candidates = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise):
+            found = raised_message(node)
+            if found and found[1] and "no file named" in found[1]:
+                candidates.append({"exception": found[0].rsplit(".", 1)[-1], "message": found[1]})
+    # The generic message is the one raised when no known weights file is there at all; the others
+    # add "but there is a file for TensorFlow/Flax weights".
+    generic = [c for c in candidates if " but " not in c["message"]]
+    error = (generic or candidates or [None])[0]
+    return {"reads_safetensors": "SAFE_WEIGHTS_NAME" in source, "no_weights_error": error}
+
+
 def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     """Facts of one release, from its wheel."""
     path = pypi.download(artifact)
     sources: dict[str, str] = {}
     checks: dict[str, str] = {}
     for name, data in pypi.members(path, (".py",)):
-        if name.startswith("transformers/models/auto/"):
+        if name.startswith("transformers/models/auto/") or name == MODELING_UTILS:
             sources[name] = data.decode("utf-8")
         if TORCH_LOAD_CHECK.encode() in data:
             checks[name] = data.decode("utf-8")
@@ -379,6 +401,7 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
         "torch_load_check_callers": torch_load["torch_load_check_callers"],
         "unknown_model_type_error": unknown_model_type_error(ast.parse(sources[CONFIG_AUTO])),
         "mapping_source": mapping_name,
+        **weights_facts(sources.get(MODELING_UTILS)),
     }
 
 

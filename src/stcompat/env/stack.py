@@ -33,6 +33,12 @@ class Stack:
     resolved_by: str | None = None
     """The resolver that completed unpinned layers (``uv pip compile``), if one did."""
 
+    @property
+    def complete(self) -> bool:
+        """Whether an absent layer is known to be absent (an installed env, or a resolver's answer)."""
+        return self.resolved_by is not None or self.description == "current environment" or \
+            self.description.startswith("--python")
+
     def get(self, layer: str) -> Version | None:
         """The exact version of a layer, or None when unknown."""
         return self.versions.get(canonicalize_name(layer) if layer != "python" else layer)

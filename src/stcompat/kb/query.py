@@ -320,6 +320,25 @@ class Knowledge:
         entry = self._tf_entry(transformers) or {}
         return entry.get("refuses_torch_load_below"), entry.get("torch_load_error")
 
+    def reads_safetensors(self, transformers: Version) -> bool | None:
+        """Whether that transformers release's from_pretrained reads model.safetensors; None when not covered."""
+        entry = self._tf_entry(transformers)
+        return None if entry is None or entry.get("reads_safetensors") is None else bool(entry["reads_safetensors"])
+
+    def first_transformers_requiring_safetensors(self) -> str | None:
+        """The first scanned transformers release that reads model.safetensors and depends on safetensors."""
+        for entry in self._transformers.get("releases", ()):
+            if entry.get("reads_safetensors") and (entry.get("requires_dist") or {}).get("safetensors"):
+                return entry["version"]
+        return None
+
+    def no_weights_error(self, transformers: Version, folder: str) -> tuple[str, str] | None:
+        """(exception, message) that release raises when ``folder`` has no weights file it reads."""
+        error = (self._tf_entry(transformers) or {}).get("no_weights_error")
+        if not error:
+            return None
+        return error["exception"], _render_fields(error["message"], folder)
+
     def transformers_requires(self, transformers: Version) -> Mapping[str, str]:
         """That transformers release's Requires-Dist (tokenizers, huggingface-hub, safetensors, ...)."""
         return (self._tf_entry(transformers) or {}).get("requires_dist", {})
@@ -341,6 +360,41 @@ class Knowledge:
     def pairs_error(self) -> str:
         """What older tokenizers raise on pair-format merges."""
         return self._tokenizers.get("pairs_error") or "data did not match any variant of untagged enum ModelWrapper"
+
+
+# transformers' weight file names (transformers/utils/constants), to render its error templates.
+_WEIGHT_NAMES = {"WEIGHTS_NAME": "pytorch_model.bin", "SAFE_WEIGHTS_NAME": "model.safetensors",
+                 "TF2_WEIGHTS_NAME": "tf_model.h5", "TF_WEIGHTS_NAME": "model.ckpt",
+                 "FLAX_WEIGHTS_NAME": "flax_model.msgpack"}
+
+
+def _evaluate_field(expr: str, folder: str) -> str:
+    """Value of one f-string field of a transformers error template (names, lists, + and _add_variant)."""
+    import ast
+
+    def value(node: ast.AST):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id == "pretrained_model_name_or_path":
+                return folder
+            return _WEIGHT_NAMES.get(node.id, node.id)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return value(node.left) + value(node.right)
+        if isinstance(node, ast.List):
+            return [value(e) for e in node.elts]
+        if isinstance(node, ast.Call) and node.args:  # _add_variant(NAME, variant) without a variant
+            return value(node.args[0])
+        raise ValueError(ast.unparse(node))
+
+    try:
+        return str(value(ast.parse(expr, mode="eval").body))
+    except (SyntaxError, ValueError, TypeError):
+        return "{" + expr + "}"
+
+
+def _render_fields(template: str, folder: str) -> str:
+    return re.sub(r"\{([^{}]+)\}", lambda m: _evaluate_field(m.group(1), folder), template)
 
 
 def specifier_allows(specifier: str | None, version: Version) -> bool:

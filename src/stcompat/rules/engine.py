@@ -51,6 +51,9 @@ def _coverage(ctx: Context) -> Iterator[Finding]:
         yield Finding("STC901", Effect.UNKNOWN, f"sentence-transformers {st_version} is not in the knowledge base "
                       f"(it covers up to {newest.version if newest else 'nothing'})")
     manifest = ctx.manifest
+    if manifest.model_kind != "SentenceTransformer":
+        yield Finding("STC903", Effect.UNKNOWN, f"the model is a {manifest.model_kind}; check models how "
+                      "SentenceTransformer(...) loads a folder, not the CrossEncoder/SparseEncoder loaders")
     missing = []
     if manifest.transformer is not None and ctx.stack.get("transformers") is None:
         missing.append("transformers")

@@ -288,12 +288,28 @@ _RULES: tuple[Rule, ...] = (
         "Upgrade torch to the version named, or convert the weights to safetensors.",
         "fails",
     ),
+    Rule(
+        "STC402", "safetensors-unreadable", Severity.ERROR,
+        "The transformer's weights exist only as model.safetensors and the target cannot read them: its "
+        "transformers predates safetensors support, or the safetensors package is not installed.",
+        "transformers raises OSError: Error no file named pytorch_model.bin ... found in directory ...",
+        "Upgrade transformers (4.30+ requires safetensors), or install safetensors.",
+        "fails",
+    ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
     Rule(
         "STC901", "target-not-covered", Severity.WARNING,
         "The target sentence-transformers release is not in the knowledge base (or none was given).",
         "check cannot predict what that release does.",
         "Rebuild the knowledge (python tools/build_kb.py) or target a covered release (`stcompat kb`).",
+        "unknown",
+    ),
+    Rule(
+        "STC903", "model-kind-not-covered", Severity.WARNING,
+        "The model is a CrossEncoder or SparseEncoder (config_sentence_transformers.json model_type, or "
+        "inferred from its modules); check's knowledge models the SentenceTransformer loader.",
+        "Its loader differs (a CrossEncoder before 5.4 has no modules.json at all), so the verdict would be a guess.",
+        "Prove it with `stcompat matrix` instead.",
         "unknown",
     ),
     Rule(
