@@ -40,14 +40,17 @@ def _generation(modules: tuple[ModuleEntry, ...] | None, pooling: PoolingInfo | 
     return evidence.pop() if evidence else "unknown"
 
 
-def _model_kind(st_config: StConfig, modules: tuple[ModuleEntry, ...] | None, hf_config_has_st: bool) -> str:
+def _model_kind(st_config: StConfig, modules: tuple[ModuleEntry, ...] | None, hf_config_has_st: bool,
+                architectures: tuple[str, ...]) -> str:
     written = st_config.get("model_type")
     if isinstance(written, str) and written:
         return written
     kinds = {m.kind for m in modules or ()}
     if kinds & _SPARSE_KINDS:
         return "SparseEncoder"
-    if modules is None and hf_config_has_st:
+    # CrossEncoder saves before 5.4 are plain transformers folders: 4.0+ marks config.json with a
+    # "sentence_transformers" block; older ones are known by their sequence-classification head.
+    if modules is None and (hf_config_has_st or any(a.endswith("ForSequenceClassification") for a in architectures)):
         return "CrossEncoder"
     return "SentenceTransformer"
 
@@ -70,6 +73,9 @@ def _features(st_config: StConfig, modules: tuple[ModuleEntry, ...], pooling: Po
         found.append(_snake(module.kind) if module.namespace != "custom" else "custom_module")
         if module.kwargs:
             found.append("module_kwargs")
+        routes = module.config.get("types") if module.kind == "Router" else None
+        if isinstance(routes, dict):  # the modules behind each route (router_config.json "types")
+            found.extend(_snake(t.rsplit(".", 1)[-1]) for t in routes.values() if isinstance(t, str))
     if pooling is not None:
         found.extend(f"pooling_{mode}" for mode in pooling.modes)
         if pooling.include_prompt is False:
@@ -130,7 +136,7 @@ def read_model(target: Target) -> ModelManifest:
         repo_id=target.repo_id,
         revision=target.revision,
         generation=_generation(modules, pooling),
-        model_kind=_model_kind(st_config, modules, hf_config_has_st),
+        model_kind=_model_kind(st_config, modules, hf_config_has_st, transformer.architectures if transformer else ()),
         st_config=st_config,
         modules=pipeline,
         pooling=pooling,
