@@ -28,7 +28,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
-from . import pypi
+from . import output, pypi
 
 PACKAGE = "sentence-transformers"
 FIRST = Version("2.0.0")
@@ -482,9 +482,7 @@ def main() -> None:
     for release in document["releases"]:
         print(release["version"], release["cst_keys_read"], bool(release["version_warning"]),
               len(release["exports"]), len(release["loaders"]), file=sys.stderr)
-    out = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data" / "sentence_transformers.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, separators=(",", ":")))
+    out = output.write(document, "sentence_transformers.json")
     print(f"wrote {out} ({out.stat().st_size} bytes)", file=sys.stderr)
 
 

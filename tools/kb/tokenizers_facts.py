@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from tools.kb import pypi
+from tools.kb import output, pypi
 
 SCHEMA = "stcompat.kb.tokenizers/1"
 PACKAGE = "tokenizers"
@@ -193,27 +193,10 @@ def build() -> dict:
     }
 
 
-def dumps(document: dict) -> str:
-    """Compact JSON: one release per line."""
-    lines = ["{"]
-    items = list(document.items())
-    for index, (key, value) in enumerate(items):
-        comma = "," if index < len(items) - 1 else ""
-        if key == "releases":
-            lines.append(f"{json.dumps(key)}: [")
-            lines.extend(json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-                         + ("," if i < len(value) - 1 else "") for i, row in enumerate(value))
-            lines.append("]" + comma)
-        else:
-            lines.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False, separators=(',', ':'))}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     document = build()
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(dumps(document), encoding="utf-8")
+    OUTPUT.write_text(output.dumps(document), encoding="utf-8")
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes, {len(document['releases'])} releases)")
     return 0
 

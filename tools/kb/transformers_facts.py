@@ -33,7 +33,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tools.kb import pypi
+from tools.kb import output, pypi
 
 SCHEMA = "stcompat.kb.transformers/1"
 PACKAGE = "transformers"
@@ -488,27 +488,10 @@ def build() -> dict:
     }
 
 
-def dumps(document: dict) -> str:
-    """Compact JSON: one release per line, everything else on as few lines as possible."""
-    lines = ["{"]
-    items = list(document.items())
-    for index, (key, value) in enumerate(items):
-        comma = "," if index < len(items) - 1 else ""
-        if key == "releases":
-            lines.append(f"{json.dumps(key)}: [")
-            lines.extend(json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-                         + ("," if i < len(value) - 1 else "") for i, row in enumerate(value))
-            lines.append("]" + comma)
-        else:
-            lines.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False, separators=(',', ':'))}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     document = build()
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(dumps(document), encoding="utf-8")
+    OUTPUT.write_text(output.dumps(document), encoding="utf-8")
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes, {len(document['releases'])} releases)")
     return 0
 

@@ -54,6 +54,11 @@ def render_table(console: Console, result: MatrixResult) -> None:
             texts.append(Text(cell.outcome + detail, style=STYLE.get(cell.outcome, "")))
         table.add_row(shown_path(model), *texts)
     console.print(table)
+    shown = set()
+    for cell in result.cells:  # the requirements each environment was built from (era pins included)
+        if cell.release not in shown and cell.pins:
+            shown.add(cell.release)
+            console.print(Text(f"  env ST {cell.release}: {', '.join(cell.pins)}", style="dim"))
     notes = [c for c in result.cells if c.outcome in ("fails", "degraded", "env-error")]
     for cell in notes:
         console.print(Text(f"  {shown_path(cell.model)} @ {cell.release}: {cell.outcome}: {'; '.join(cell.reasons)}",
