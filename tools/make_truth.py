@@ -54,7 +54,9 @@ def main() -> None:
             "min_cosine": cell.min_cosine,
         })
     document = {"schema": "stcompat.truth/1", "generated": datetime.date.today().isoformat(),
-                "reference": result.reference, "torch": Path(result.torch).name, "releases": releases,
+                "reference": result.reference, "torch": Path(result.torch).name,
+                # error messages hold absolute paths: the test maps this root onto its checkout
+                "fixtures_root": str(ROOT / "tests" / "fixtures"), "releases": releases,
                 "cells": cells}
     out = ROOT / "tests" / "fixtures" / "truth.json"
     out.write_text(json.dumps(document, indent=1))

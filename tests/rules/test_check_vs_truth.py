@@ -66,8 +66,14 @@ def test_truth_covers_every_fixture_and_release():
 
 
 def test_check_agrees_with_real_loads():
-    agree, total, misses = agreement(predictions())
+    pairs = predictions()
+    agree, total, misses = agreement(pairs)
     assert not misses, f"{agree}/{total} agree; disagreements:\n" + "\n".join(misses)
+    # The message too, word for word, for every failure (paths are this checkout's fixture paths).
+    for cell, result in pairs:
+        if cell["outcome"] == "fails" and not cell["model"].startswith("demo/"):
+            real = cell["error"]["message"].replace(TRUTH["fixtures_root"], str(FIXTURES))
+            assert result.predicted_error.message == real, (cell["model"], cell["release"])
 
 
 @pytest.mark.parametrize("kind", ["fails", "degraded", "ok"])

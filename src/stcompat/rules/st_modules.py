@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterator, Mapping
 
 from ..model.manifest import ModuleEntry
@@ -128,6 +129,6 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
                     f"{module.path} holds {', '.join(present)}; {loader.class_name} in sentence-transformers "
                     f"{st.version} opens only {', '.join(loader.weight_files)}",
                     f"{module.path}/{present[0]}", None,
-                    PredictedError("FileNotFoundError",
-                                   f"[Errno 2] No such file or directory: '{module.path}/{wanted}'"),
+                    PredictedError("FileNotFoundError", "[Errno 2] No such file or directory: "
+                                   f"'{os.path.join(ctx.manifest.path, module.path, wanted)}'"),
                     order=(STAGE_MODULES, position, SUB_MODULE_WEIGHTS))
