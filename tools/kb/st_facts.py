@@ -322,6 +322,47 @@ def _cst_keys_read(release: Release, modules: list[str]) -> list[str]:
     return sorted(keys)
 
 
+def _statements_with_guard(body: list[ast.stmt], guarded: bool = False):
+    """Top-level statements and whether a try/except around them catches the import failing."""
+    for node in body:
+        yield node, guarded
+        if isinstance(node, ast.Try):
+            catches = any(h.type is None or any(name in ast.unparse(h.type) for name in ("ImportError", "Exception"))
+                          for h in node.handlers)
+            yield from _statements_with_guard(node.body, guarded or catches)
+            for handler in node.handlers:
+                yield from _statements_with_guard(handler.body, guarded)
+            yield from _statements_with_guard(node.orelse + node.finalbody, guarded)
+        elif isinstance(node, (ast.If, ast.With)):
+            yield from _statements_with_guard(node.body + getattr(node, "orelse", []), guarded)
+
+
+def _hub_imports(release: Release) -> list[str]:
+    """Names ``import sentence_transformers`` takes from ``huggingface_hub`` unguarded: following the
+    package's own top-level imports from its __init__, every ``from huggingface_hub import NAME``."""
+    seen: set[str] = set()
+    queue = ["sentence_transformers"]  # a stack: depth-first, roughly the order Python runs them
+    names: list[str] = []  # in import order: Python names the first missing one
+    while queue:
+        module = queue.pop()
+        if module in seen or module not in release.trees:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        queue.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parents run first
+        for node, guarded in _statements_with_guard(release.trees[module].body):
+            if isinstance(node, ast.ImportFrom):
+                source = _absolute(module, release.is_package.get(module, False), node.level, node.module)
+                if source == "huggingface_hub" and not guarded:
+                    names.extend(a.name for a in node.names if a.name != "*" and a.name not in names)
+                if source.startswith("sentence_transformers"):
+                    queue.append(source)
+                    queue.extend(f"{source}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                queue.extend(alias.name for alias in node.names if alias.name.startswith("sentence_transformers"))
+    return names
+
+
 def _root_construction(release: Release, modules: list[str]) -> dict[str, Any] | None:
     """How the loader builds a module stored at path "" (the model folder itself).
 
@@ -454,6 +495,7 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
         "version_warning": _version_warning(release, loader_modules),
         "import_error_template": _import_error_template(release),
         "root_construction": _root_construction(release, loader_modules),
+        "hub_imports": _hub_imports(release),
         "checks_requirements": any("check_version_requirements" in ast.unparse(release.trees[m])
                                    for m in loader_modules),
     }

@@ -187,6 +187,11 @@ class StRelease:
         )
 
     @property
+    def hub_imports(self) -> tuple[str, ...]:
+        """Names ``import sentence_transformers`` takes from huggingface_hub, in import order."""
+        return tuple(self.data.get("hub_imports", ()))
+
+    @property
     def root_construction(self) -> Mapping[str, Any] | None:
         """How a module stored at path "" is built: ``{any_class, keywords, typeerror_fallback}``
         when the release calls ``module_class(model_path, **keywords)`` for it; None otherwise."""
@@ -240,6 +245,35 @@ class Knowledge:
     @cached_property
     def _tokenizers(self) -> dict[str, Any]:
         return _load("tokenizers.json")
+
+    @cached_property
+    def _hub(self) -> dict[str, Any]:
+        return _load("huggingface_hub.json")
+
+    def _hub_scanned(self, version: Version) -> Version | None:
+        """The scanned hub release of the same minor series."""
+        for entry in self._hub.get("releases", ()):
+            scanned = Version(entry["version"])
+            if (scanned.major, scanned.minor) == (version.major, version.minor):
+                return scanned
+        return None
+
+    def hub_exports(self, hub: Version, name: str) -> bool | None:
+        """Whether ``from huggingface_hub import name`` works in that release; None when not covered."""
+        scanned = self._hub_scanned(hub)
+        if scanned is None:
+            return None
+        first = self._hub.get("first_release_exporting", {}).get(name)
+        last = self._hub.get("last_release_exporting", {}).get(name)
+        return first is not None and Version(first) <= scanned and (last is None or Version(last) >= scanned)
+
+    def hub_first_release_without(self, name: str) -> str | None:
+        """The first scanned hub release after the last one that exports ``name``."""
+        last = self._hub.get("last_release_exporting", {}).get(name)
+        if last is None:
+            return None
+        later = [Version(e["version"]) for e in self._hub.get("releases", ()) if Version(e["version"]) > Version(last)]
+        return str(min(later)) if later else None
 
     @cached_property
     def st_releases(self) -> tuple[StRelease, ...]:

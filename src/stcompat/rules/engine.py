@@ -9,13 +9,14 @@ from ..env.stack import Stack
 from ..kb.query import Knowledge, knowledge
 from ..model.manifest import ModelManifest
 from .base import Context, Effect, Finding, PredictedError
+from .environment import check_environment
 from .st_config import check_config
 from .st_modules import check_modules
 from .tokenizers import check_tokenizers
 from .transformers import check_transformers
 from .weights import check_weights
 
-LAYER_RULES = (check_modules, check_config, check_transformers, check_tokenizers, check_weights)
+LAYER_RULES = (check_environment, check_modules, check_config, check_transformers, check_tokenizers, check_weights)
 ST_LAYER_RULES = (check_modules, check_config)
 
 VERDICTS = ("ok", "degraded", "unknown", "fails")

@@ -256,6 +256,21 @@ _RULES: tuple[Rule, ...] = (
     ),
     # ---- check: transformers (STC2xx) ---------------------------------------------------------
     Rule(
+        "STC120", "st-import-broken", Severity.ERROR,
+        "The target sentence-transformers imports a name from huggingface_hub that the target huggingface-hub "
+        "no longer exports (ST <= 2.2 imports cached_download, removed in huggingface_hub 0.26).",
+        "`import sentence_transformers` raises ImportError: nothing loads, whatever the model.",
+        "Pin huggingface-hub below the release that removed the name, or upgrade sentence-transformers.",
+        "fails",
+    ),
+    Rule(
+        "STC121", "stack-contradicts-requires-dist", Severity.INFO,
+        "The target stack has a dependency version outside the target sentence-transformers' Requires-Dist.",
+        "pip would not install that combination; predictions for it rest on an environment nobody gets by installing.",
+        "Use versions inside the published ranges.",
+        "info",
+    ),
+    Rule(
         "STC201", "model-type-unknown", Severity.ERROR,
         "config.json's model_type is not known to the target transformers release.",
         "AutoConfig raises ValueError (\"...does not recognize this architecture...\").",
