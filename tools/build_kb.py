@@ -1,7 +1,7 @@
 """Regenerate the knowledge base (src/stcompat/kb/data/*.json) from public release artifacts on PyPI.
 
     python tools/build_kb.py            # everything (a few minutes; downloads are cached)
-    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers)
+    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers, hub)
 
 Artifacts are downloaded (sha256-checked against PyPI), read with zipfile/tarfile and ast, never
 installed or imported. CI does not run this; tests/kb checks the committed data.
@@ -14,9 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.kb import st_facts, tokenizers_facts, transformers_facts  # noqa: E402
+from tools.kb import hub_facts, st_facts, tokenizers_facts, transformers_facts  # noqa: E402
 
-PARTS = {"st": st_facts.main, "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main}
+PARTS = {"st": st_facts.main, "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main,
+         "hub": hub_facts.main}
 
 
 def main() -> None:

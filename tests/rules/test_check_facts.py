@@ -167,3 +167,14 @@ def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm
 def test_cross_and_sparse_encoders_are_not_guessed(variant):
     result = one(fixture_path("6.2.0", variant), "6.2.0")
     assert result.verdict == "unknown" and "STC903" in codes(result)
+
+
+def test_st_222_cannot_import_with_hub_026(minilm):
+    broken = "sentence-transformers==2.2.2 transformers==4.30.2 tokenizers==0.13.3 huggingface-hub==0.26.0 torch==2.13.0"
+    (result,) = check(minilm, targets=[broken], resolve=False)
+    assert result.verdict == "fails" and codes(result)[0] == "STC120"
+    assert (result.predicted_error.type, result.predicted_error.message) == (
+        "ImportError", "cannot import name 'cached_download' from 'huggingface_hub'")
+    assert "huggingface-hub<0.26" in result.fix
+    assert "STC120" not in codes(one(minilm, "2.2.2"))  # hub 0.16.4
+    assert "STC120" not in codes(one(minilm, "2.3.1"))  # 2.3 no longer imports it

@@ -241,53 +241,60 @@ def init_exports(source: str, where: str = INIT, package: str = PACKAGE) -> dict
     }
 
 
-def module_binds(source: str, name: str) -> bool | None:
-    """Whether a module binds ``name`` at top level (any try/if branch, TYPE_CHECKING included);
-    None when it cannot tell (a star import or its own ``__getattr__``)."""
-    tree = ast.parse(source)
+def module_bindings(source: str) -> tuple[set[str], bool]:
+    """Names a module binds at top level (any try/if/with/for branch, TYPE_CHECKING included), and whether
+    it may bind more than it shows (a star import or its own ``__getattr__``)."""
+    bound: set[str] = set()
     unsure = False
 
-    def walk(body: list[ast.stmt]) -> bool:
+    def walk(body: list[ast.stmt]) -> None:
         nonlocal unsure
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                if node.name == name:
-                    return True
-                if node.name == "__getattr__":
-                    unsure = True
+                bound.add(node.name)
+                unsure = unsure or node.name == "__getattr__"
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
                     if alias.name == "*":
                         unsure = True
-                    elif (alias.asname or alias.name.split(".")[0]) == name:
-                        return True
+                    else:
+                        bound.add(alias.asname or alias.name.split(".")[0])
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(name in _target_names(target) for target in targets):
-                    return True
+                bound.update(name for target in targets for name in _target_names(target))
             elif isinstance(node, ast.Try):
-                if walk(node.body) or any(walk(h.body) for h in node.handlers) or walk(node.orelse) \
-                        or walk(node.finalbody):
-                    return True
+                walk(node.body)
+                for handler in node.handlers:
+                    walk(handler.body)
+                walk(node.orelse)
+                walk(node.finalbody)
             elif isinstance(node, (ast.If, ast.With, ast.For)):
-                if walk(node.body) or walk(getattr(node, "orelse", [])):
-                    return True
-        return False
+                walk(node.body)
+                walk(getattr(node, "orelse", []))
 
-    found = walk(tree.body)
-    return True if found else (None if unsure else False)
+    walk(ast.parse(source).body)
+    return bound, unsure
 
 
 def unresolved(files: dict[str, str], table: dict[str, str]) -> list[str]:
-    """Lazy-table names whose submodule file is missing or does not bind them (star imports give benefit of
-    the doubt)."""
+    """Lazy-table names whose submodule file is missing or does not bind them at top level. Benefit of the
+    doubt for a submodule with a star import or its own ``__getattr__``, and for a name that is itself a module
+    inside the submodule's package (``"utils": ["logging"]`` with ``utils/logging.py``)."""
     missing = []
+    parsed: dict[str, tuple[set[str], bool] | None] = {}
     for name, submodule in table.items():
         stem = f"{PACKAGE}/" + submodule.replace(".", "/")
-        source = files.get(stem + ".py", files.get(stem + "/__init__.py"))
-        if source is None:
+        if submodule not in parsed:
+            source = files.get(stem + ".py", files.get(stem + "/__init__.py"))
+            parsed[submodule] = None if source is None else module_bindings(source)
+        found = parsed[submodule]
+        if found is None:
             missing.append(name)
-        elif submodule != name and module_binds(source, name) is False:
+        elif submodule == name or name in found[0] or found[1]:
+            continue
+        elif f"{stem}/{name}.py" in files or f"{stem}/{name}/__init__.py" in files:
+            continue  # a submodule of the submodule: an attribute of its package once anything imports it
+        else:
             missing.append(name)
     return sorted(missing)
 

@@ -250,22 +250,31 @@ class Knowledge:
     def _hub(self) -> dict[str, Any]:
         return _load("huggingface_hub.json")
 
-    def _hub_scanned(self, version: Version) -> Version | None:
+    def _hub_entry(self, version: Version) -> Mapping[str, Any] | None:
         """The scanned hub release of the same minor series."""
         for entry in self._hub.get("releases", ()):
             scanned = Version(entry["version"])
             if (scanned.major, scanned.minor) == (version.major, version.minor):
-                return scanned
+                return entry
         return None
 
     def hub_exports(self, hub: Version, name: str) -> bool | None:
-        """Whether ``from huggingface_hub import name`` works in that release; None when not covered."""
-        scanned = self._hub_scanned(hub)
-        if scanned is None:
+        """Whether ``from huggingface_hub import name`` works in that release; None when not covered.
+
+        The data stores each name's first and last exporting release, the gaps where it was removed
+        and re-added, and names a release's lazy table lists but its submodule does not define.
+        """
+        entry = self._hub_entry(hub)
+        if entry is None:
             return None
+        scanned = Version(entry["version"])
+        if name in entry.get("unresolved_exports", ()):
+            return False
         first = self._hub.get("first_release_exporting", {}).get(name)
         last = self._hub.get("last_release_exporting", {}).get(name)
-        return first is not None and Version(first) <= scanned and (last is None or Version(last) >= scanned)
+        if first is None or Version(first) > scanned or (last is not None and Version(last) < scanned):
+            return False
+        return not any(Version(absent) <= scanned < Version(back) for absent, back in self._hub.get("gaps", {}).get(name, ()))
 
     def hub_first_release_without(self, name: str) -> str | None:
         """The first scanned hub release after the last one that exports ``name``."""
@@ -302,10 +311,11 @@ class Knowledge:
                                      "version warning, Requires-Dist",
             "transformers": "model_types per release, torch.load floor, unknown-model_type error, Requires-Dist",
             "tokenizers": "BPE merges formats read and written",
+            "huggingface_hub": "top-level names exported (what `from huggingface_hub import X` finds)",
         }
         out = {}
         for name, data in (("sentence_transformers", self._st), ("transformers", self._transformers),
-                           ("tokenizers", self._tokenizers)):
+                           ("tokenizers", self._tokenizers), ("huggingface_hub", self._hub)):
             versions = [r["version"] for r in data.get("releases", ())]
             out[name] = {"count": str(len(versions)), "oldest": versions[0] if versions else "-",
                          "newest": versions[-1] if versions else "-", "built": data.get("built", "?"),
