@@ -101,6 +101,10 @@ def test_unpinned_layers_are_resolved_with_era_pins(minilm, tmp_path, monkeypatc
                             capture_output=True, text=True, env=dict(os.environ))
     (first,) = json.loads(result.stdout)["results"]
     assert first["target"]["resolved_by"] == "uv pip compile"
-    assert "huggingface_hub==0.16.4" in first["target"]["pins_added"]
-    assert first["target"]["versions"]["transformers"] == "4.30.2"
+    # Pins derived from the knowledge: 2.2.2 imports cached_download (gone in hub 0.26)
+    assert "huggingface_hub<0.26" in first["target"]["pins_added"]
+    from packaging.version import Version
+
+    assert Version(first["target"]["versions"]["huggingface-hub"]) < Version("0.26")
+    assert Version(first["target"]["versions"]["transformers"]) < Version("5")
     assert first["verdict"] == "ok"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from email.parser import Parser
 from pathlib import Path
 from typing import Any
@@ -337,12 +338,19 @@ def _statements_with_guard(body: list[ast.stmt], guarded: bool = False):
             yield from _statements_with_guard(node.body + getattr(node, "orelse", []), guarded)
 
 
-def _hub_imports(release: Release) -> list[str]:
-    """Names ``import sentence_transformers`` takes from ``huggingface_hub`` unguarded: following the
-    package's own top-level imports from its __init__, every ``from huggingface_hub import NAME``."""
+def _import_time_imports(release: Release) -> tuple[list[str], list[str]]:
+    """What ``import sentence_transformers`` needs, following the package's own top-level imports
+    from its __init__ (unguarded ones only):
+
+    - the names it takes from ``huggingface_hub`` (``from huggingface_hub import NAME``), in order;
+    - the third-party top-level modules it imports (e.g. ``PIL`` in ST <= 2.2, which came with
+      torchvision rather than from a declared dependency).
+    """
     seen: set[str] = set()
     queue = ["sentence_transformers"]  # a stack: depth-first, roughly the order Python runs them
     names: list[str] = []  # in import order: Python names the first missing one
+    third_party: set[str] = set()
+    stdlib = set(sys.stdlib_module_names)
     while queue:
         module = queue.pop()
         if module in seen or module not in release.trees:
@@ -358,9 +366,15 @@ def _hub_imports(release: Release) -> list[str]:
                 if source.startswith("sentence_transformers"):
                     queue.append(source)
                     queue.extend(f"{source}.{alias.name}" for alias in node.names)
+                elif node.level == 0 and not guarded and source.split(".")[0] not in stdlib:
+                    third_party.add(source.split(".")[0])
             elif isinstance(node, ast.Import):
                 queue.extend(alias.name for alias in node.names if alias.name.startswith("sentence_transformers"))
-    return names
+                if not guarded:
+                    third_party.update(a.name.split(".")[0] for a in node.names
+                                       if not a.name.startswith("sentence_transformers")
+                                       and a.name.split(".")[0] not in stdlib)
+    return names, sorted(third_party)
 
 
 def _root_construction(release: Release, modules: list[str]) -> dict[str, Any] | None:
@@ -480,6 +494,7 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
                         release, cls, origin.split(":")[0], "load")[1] is not None):
                     loaders[origin] = _loader(release, origin)
     loader_modules = _loader_files(release)
+    hub_imports, third_party = _import_time_imports(release)
     requires, requires_python = _requires(path, sources)
     return {
         "version": artifact.version,
@@ -495,7 +510,8 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
         "version_warning": _version_warning(release, loader_modules),
         "import_error_template": _import_error_template(release),
         "root_construction": _root_construction(release, loader_modules),
-        "hub_imports": _hub_imports(release),
+        "hub_imports": hub_imports,
+        "third_party_imports": third_party,
         "checks_requirements": any("check_version_requirements" in ast.unparse(release.trees[m])
                                    for m in loader_modules),
     }

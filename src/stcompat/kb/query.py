@@ -192,6 +192,11 @@ class StRelease:
         return tuple(self.data.get("hub_imports", ()))
 
     @property
+    def third_party_imports(self) -> tuple[str, ...]:
+        """Top-level third-party modules ``import sentence_transformers`` imports (e.g. ``PIL``)."""
+        return tuple(self.data.get("third_party_imports", ()))
+
+    @property
     def root_construction(self) -> Mapping[str, Any] | None:
         """How a module stored at path "" is built: ``{any_class, keywords, typeerror_fallback}``
         when the release calls ``module_class(model_path, **keywords)`` for it; None otherwise."""

@@ -145,63 +145,61 @@ class EraPins:
     reason: str = ""
 
 
-def _vtuple(version: str) -> tuple[int, ...]:
-    """``"2.2.2"`` -> ``(2, 2, 2)``; stops at the first non-numeric part (``"5.0.0rc1"``)."""
-    out = []
-    for part in version.split("."):
-        m = re.match(r"\d+", part)
-        if not m:
-            break
-        out.append(int(m.group()))
-        if m.group() != part:
-            break
-    return tuple(out)
-
-
-# (exclusive upper bound, pins builder). Minimal pins needed for a release to *import*.
-# ST < 2.3 (i.e. 2.2.2 and older):
-#   * it declares ``torchvision`` as a dependency, and resolving torchvision replaces the
-#     pinned CPU torch with a CUDA build (GBs) -> install ST itself with --no-deps;
-#   * it imports ``huggingface_hub.cached_download``, removed in huggingface_hub 0.26
-#     -> pin hub 0.16.4 and the transformers of that period (4.30.2);
-#   * the transformers/hub of that period were built against numpy 1.x -> "numpy<2";
-#   * the remaining entries are its other declared dependencies (what --no-deps skipped),
-#     plus tokenizers/safetensors which transformers needs for fast tokenizers/weights.
-_IMPORT_PINS: tuple[tuple[tuple[int, ...], Callable[[str], EraPins]], ...] = (
-    (
-        (2, 3),
-        lambda v: EraPins(
-            requirements=(
-                "transformers==4.30.2",
-                "huggingface_hub==0.16.4",
-                "numpy<2",
-                "tokenizers",
-                "safetensors",
-                "tqdm",
-                "scikit-learn",
-                "scipy",
-                "nltk",
-                "sentencepiece",
-                "Pillow",
-            ),
-            no_deps=(f"sentence-transformers=={v}",),
-            reason="ST<2.3 depends on torchvision (pulls CUDA torch) and imports "
-            "huggingface_hub.cached_download (removed in hub 0.26)",
-        ),
-    ),
-)
-
-
 def import_pins(st_version: str) -> EraPins:
-    """Minimal extra pins / no-deps installs that ``st_version`` needs to import at all.
+    """Minimal extra pins / no-deps installs that ``st_version`` needs to import at all, derived
+    from the knowledge base (kb/query.py), so a new release needs no edit here:
 
-    Releases from 2.3 on import with whatever the resolver picks, so they get no pins.
+    * the names the release imports from huggingface_hub at import time (ST <= 2.2 takes
+      ``cached_download``, removed in hub 0.26) cap huggingface_hub below the first release
+      that lacks one of them;
+    * a release that declares ``torchvision`` (ST <= 2.2) is installed with --no-deps beside its
+      other declared dependencies: resolving torchvision replaces the shared CPU torch with a
+      multi-GB CUDA build;
+    * with that hub cap, "numpy<2": measured, the transformers and hub of that period were built
+      against numpy 1.x (research/releases.md section 0).
+
+    Releases that need none of these (2.3 and later) get no pins.
     """
-    v = _vtuple(st_version)
-    for upper, make in _IMPORT_PINS:
-        if v < upper:
-            return make(st_version)
-    return EraPins()
+    from ..kb.query import knowledge  # the knowledge base is data only: no torch, nothing heavy
+
+    kb = knowledge()
+    release = kb.st(st_version)
+    if release is None:
+        return EraPins()
+    requirements: list[str] = []
+    no_deps: tuple[str, ...] = ()
+    reasons: list[str] = []
+    caps = [(name, kb.hub_first_release_without(name)) for name in release.hub_imports]
+    caps = [(name, version) for name, version in caps if version]
+    if caps:
+        name, version = min(caps, key=lambda item: tuple(int(p) for p in item[1].split(".")[:2]))
+        cap = ".".join(version.split(".")[:2])
+        requirements += [f"huggingface_hub<{cap}", "numpy<2"]
+        reasons.append(f"imports {name} from huggingface_hub, removed in {cap}")
+    declared = release.requires_dist
+    if "torchvision" in declared:
+        no_deps = (f"sentence-transformers=={st_version}",)
+        for dependency, spec in declared.items():
+            if dependency in ("torchvision", "torch") or any(r.startswith(dependency.replace("-", "_")) or
+                                                             r.startswith(dependency) for r in requirements):
+                continue
+            requirements.append(f"{dependency}{spec}")
+        # Modules the release imports at import time that no declared dependency provides came with
+        # torchvision (ST <= 2.2 imports PIL): name their distributions, as this environment maps them.
+        from importlib.metadata import packages_distributions
+
+        providers = packages_distributions()
+        declared_names = {d.lower().replace("_", "-") for d in declared}
+        for module in release.third_party_imports:
+            for dist in providers.get(module, ()):
+                name = dist.lower().replace("_", "-")
+                if name not in declared_names and name not in ("torch", "torchvision") and \
+                        not any(r.lower().startswith(name) for r in requirements):
+                    requirements.append(name)
+        # transformers needs these for fast tokenizers / safetensors weights
+        requirements += [r for r in ("tokenizers", "safetensors") if not any(q.startswith(r) for q in requirements)]
+        reasons.append("declares torchvision, whose resolution swaps the shared CPU torch for a CUDA build")
+    return EraPins(requirements=tuple(requirements), no_deps=no_deps, reason="; ".join(reasons))
 
 
 #: Exact period-correct stacks per measured release (research notes, section 0). Used when
