@@ -301,28 +301,6 @@ def unresolved(files: dict[str, str], table: dict[str, str]) -> list[str]:
 
 # --- releases ------------------------------------------------------------------------------------------------
 
-def last_patches(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, list[pypi.Artifact]]:
-    """The newest release of every minor version from FIRST_MINOR on."""
-    last: dict[tuple[int, int], str] = {}
-    for version in all_releases:
-        parsed = Version(version)
-        if parsed >= FIRST_MINOR and not parsed.is_prerelease:
-            key = (parsed.major, parsed.minor)
-            if key not in last or Version(last[key]) < parsed:
-                last[key] = version
-    return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
-
-
-def requires_python(metadata: str) -> str | None:
-    """Requires-Python from core metadata headers."""
-    for line in metadata.splitlines():
-        if not line.strip():
-            break
-        if line.startswith("Requires-Python:"):
-            return line.split(":", 1)[1].strip() or None
-    return None
-
-
 def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     """Facts of one release, from its wheel; ``exports`` is kept for the spans and removed before writing."""
     path = pypi.download(artifact)
@@ -334,7 +312,7 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     return {
         "version": version,
         "artifact": artifact.record(),
-        "requires_python": requires_python(pypi.metadata_text(path)) or artifact.requires_python,
+        "requires_python": pypi.requires_python(pypi.metadata_text(path)) or artifact.requires_python,
         "export_count": len(facts["exports"]),
         "has_module_getattr": facts["has_module_getattr"],
         "getattr_serves_only_table": facts["getattr_serves_only_table"],
@@ -385,7 +363,7 @@ def exports_at(document: dict, version: str) -> list[str]:
 def build() -> dict:
     """The huggingface_hub part of the knowledge base."""
     all_releases = pypi.releases(PACKAGE)
-    chosen = last_patches(all_releases)
+    chosen = pypi.last_patches(all_releases, FIRST_MINOR)
     artifacts = {version: pypi.pick(files, prefer="wheel") for version, files in chosen.items()}
     for version, artifact in artifacts.items():
         if not artifact.filename.endswith(".whl"):

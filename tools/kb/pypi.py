@@ -156,4 +156,27 @@ def read_member(path: Path, member: str) -> bytes | None:
     return None
 
 
-__all__ = ["Artifact", "download", "members", "metadata_text", "pick", "project", "read_member", "releases"]
+def last_patches(all_releases: dict[str, list[Artifact]], first: Version) -> dict[str, list[Artifact]]:
+    """The newest release of every minor series from ``first`` on (pre-releases left out)."""
+    last: dict[tuple[int, int], str] = {}
+    for version in all_releases:
+        parsed = Version(version)
+        if parsed >= first and not parsed.is_prerelease:
+            key = (parsed.major, parsed.minor)
+            if key not in last or Version(last[key]) < parsed:
+                last[key] = version
+    return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
+
+
+def requires_python(metadata: str) -> str | None:
+    """Requires-Python from core metadata headers."""
+    for line in metadata.splitlines():
+        if not line.strip():
+            break
+        if line.startswith("Requires-Python:"):
+            return line.split(":", 1)[1].strip() or None
+    return None
+
+
+__all__ = ["Artifact", "download", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
+           "releases", "requires_python"]

@@ -104,28 +104,6 @@ def merges_facts(files: dict[str, str]) -> dict:
     }
 
 
-def last_patches(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, list[pypi.Artifact]]:
-    """The newest release of every minor version from FIRST_MINOR on."""
-    last: dict[tuple[int, int], str] = {}
-    for version in all_releases:
-        parsed = Version(version)
-        if parsed >= FIRST_MINOR and not parsed.is_prerelease:
-            key = (parsed.major, parsed.minor)
-            if key not in last or Version(last[key]) < parsed:
-                last[key] = version
-    return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
-
-
-def requires_python(metadata: str) -> str | None:
-    """Requires-Python from core metadata headers."""
-    for line in metadata.splitlines():
-        if not line.strip():
-            break
-        if line.startswith("Requires-Python:"):
-            return line.split(":", 1)[1].strip() or None
-    return None
-
-
 def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     """Facts of one release, from its sdist."""
     path = pypi.download(artifact)
@@ -139,7 +117,7 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
         "reads_merges_pairs": facts["reads_merges_pairs"],
         "reads_merges_strings": facts["reads_merges_strings"],
         "writes_merges_pairs": facts["writes_merges_pairs"],
-        "requires_python": requires_python(pypi.metadata_text(path)) or artifact.requires_python,
+        "requires_python": pypi.requires_python(pypi.metadata_text(path)) or artifact.requires_python,
         "source": facts["source"],
     }
 
@@ -161,7 +139,7 @@ def first_patch_with(all_releases: dict[str, list[pypi.Artifact]], found: str | 
 def build() -> dict:
     """The tokenizers part of the knowledge base."""
     all_releases = pypi.releases(PACKAGE)
-    chosen = last_patches(all_releases)
+    chosen = pypi.last_patches(all_releases, FIRST_MINOR)
     artifacts = {}
     for version, files in chosen.items():
         artifact = pypi.pick(files, prefer="sdist")

@@ -338,18 +338,6 @@ def requirements(metadata: str) -> tuple[dict[str, str | None], str | None]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def last_patches(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, list[pypi.Artifact]]:
-    """The newest release of every minor version from FIRST_MINOR on."""
-    last: dict[tuple[int, int], str] = {}
-    for version in all_releases:
-        parsed = Version(version)
-        if parsed >= FIRST_MINOR and not parsed.is_prerelease:
-            key = (parsed.major, parsed.minor)
-            if key not in last or Version(last[key]) < parsed:
-                last[key] = version
-    return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
-
-
 MODELING_UTILS = "transformers/modeling_utils.py"
 
 
@@ -461,7 +449,7 @@ def first_patch_refusing_torch_load(all_releases: dict[str, list[pypi.Artifact]]
 def build() -> dict:
     """The transformers part of the knowledge base."""
     all_releases = pypi.releases(PACKAGE)
-    chosen = last_patches(all_releases)
+    chosen = pypi.last_patches(all_releases, FIRST_MINOR)
     artifacts = {version: pypi.pick(files, prefer="wheel") for version, files in chosen.items()}
     for version, artifact in artifacts.items():
         if not artifact.filename.endswith(".whl"):
