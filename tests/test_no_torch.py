@@ -32,3 +32,13 @@ def test_table_view_renders(minilm):
     assert result.returncode == 0
     assert "sentence_transformers.models.Pooling" in result.stdout
     assert "saved with: sentence_transformers 2.0.0" in result.stdout
+
+
+def test_public_api_is_lazy_and_complete():
+    code = ("import sys, stcompat\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'sentence_transformers')]\n"
+            "for name in stcompat.__all__: getattr(stcompat, name)\n"
+            "print('heavy', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sentence_transformers'}))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "heavy []" in result.stdout

@@ -1,7 +1,11 @@
 """stcompat: make Sentence Transformers models safe to deploy across versions.
 
-The public API (re-exports only; see each module for details).
+The public API (re-exports only; see each module for details). ``inspect_model`` is imported
+eagerly; the rest loads on first use, so ``stcompat inspect`` pays only for what it runs.
 """
+
+from importlib import import_module
+from typing import Any
 
 from .errors import InputError, ModelReadError, StcompatError
 from .model.inspect import inspect_model, inspect_models
@@ -9,7 +13,23 @@ from .model.manifest import ModelManifest
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "check": "stcompat.rules.check",
+    "CheckResult": "stcompat.rules.engine",
+    "run_matrix": "stcompat.matrix.runner",
+    "fingerprint": "stcompat.fingerprint",
+    "verify": "stcompat.fingerprint",
+    "compare": "stcompat.fingerprint",
+    "load_fingerprint": "stcompat.fingerprint",
+}
+
 __all__ = [
-    "InputError", "ModelManifest", "ModelReadError", "StcompatError", "__version__",
-    "inspect_model", "inspect_models",
+    "CheckResult", "InputError", "ModelManifest", "ModelReadError", "StcompatError", "__version__", "check",
+    "compare", "fingerprint", "inspect_model", "inspect_models", "load_fingerprint", "run_matrix", "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stcompat' has no attribute {name!r}")
