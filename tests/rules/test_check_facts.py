@@ -178,3 +178,10 @@ def test_st_222_cannot_import_with_hub_026(minilm):
     assert "huggingface-hub<0.26" in result.fix
     assert "STC120" not in codes(one(minilm, "2.2.2"))  # hub 0.16.4
     assert "STC120" not in codes(one(minilm, "2.3.1"))  # 2.3 no longer imports it
+
+
+def test_stack_outside_published_ranges_is_noted(minilm):
+    (result,) = check(minilm, targets=["sentence-transformers==6.2.0 transformers==4.40.0 python==3.9"], resolve=False)
+    notes = [f.message for f in result.findings if f.code == "STC121"]
+    assert any("requires Python >=3.10" in n for n in notes)
+    assert any("transformers<6.0.0,>=5.0.0" in n for n in notes)

@@ -28,6 +28,11 @@ def check_environment(ctx: Context) -> Iterator[Finding]:
                     None, None, PredictedError("ImportError", f"cannot import name '{name}' from 'huggingface_hub'"),
                     fix=fix, order=(STAGE_ENV,))
                 break  # Python stops at the first missing name
+    python = ctx.stack.get("python")
+    if python is not None and st.requires_python and not specifier_allows(st.requires_python, python):
+        yield Finding("STC121", Effect.INFO,
+                      f"sentence-transformers {st.version} requires Python {st.requires_python}, the target has "
+                      f"{python}: pip would not install it there")
     for name in _DEPENDENCIES:
         version = ctx.stack.get(name)
         spec = st.requires_dist.get(name)
