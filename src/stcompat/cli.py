@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import click
@@ -156,11 +157,12 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 @click.option("--torch", "torch_spec", help="The torch every environment shares (requirement or wheel path).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--plot", "plot_path", metavar="FILE", help="Write a heatmap PNG.")
+@click.option("--html", "html_path", metavar="FILE", help="Write a self-contained HTML report.")
 @click.option("--batch", is_flag=True, help="One process per release for all models (fast; cells not isolated).")
 @_guard
 def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], reference: str, jobs: int,
                offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None,
-               batch: bool) -> None:
+               html_path: str | None, batch: bool) -> None:
     """Load models in real isolated environments, one per release, and record what happens.
 
     Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
@@ -193,6 +195,10 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
         from .matrix.plot import plot
 
         plot(result, plot_path)
+    if html_path:
+        from .report import matrix_html
+
+        Path(html_path).write_text(matrix_html.render(result), encoding="utf-8")
     if any(c.outcome != "ok" for c in result.cells):
         sys.exit(1)
 

@@ -57,7 +57,8 @@ def test_real_matrix_current_and_an_older_release(tmp_path, minilm):
     models = [str(fixture_path("2.7.0", "bert_prompts")), str(fixture_path("6.2.0", "bert_plain")), str(minilm)]
     plot = tmp_path / "matrix.png"
     result = subprocess.run([sys.executable, "-m", "stcompat.cli", "matrix", *models, "--st", "2.7.0",
-                             "--format", "json", "--plot", str(plot)], capture_output=True, text=True)
+                             "--format", "json", "--plot", str(plot), "--html", str(tmp_path / "m.html")],
+                            capture_output=True, text=True)
     assert result.returncode == 1, result.stderr[-2000:]
     document = json.loads(result.stdout)
     assert document["schema"] == "stcompat.matrix/1" and document["releases"] == ["current", "2.7.0"]
@@ -69,6 +70,8 @@ def test_real_matrix_current_and_an_older_release(tmp_path, minilm):
     assert cells[("model", "2.7.0")]["max_abs_diff"] < 1e-5
     assert cells[("model", "2.7.0")]["versions"]["sentence-transformers"] == "2.7.0"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (tmp_path / "m.html").read_text()
+    assert "No module named &#x27;sentence_transformers.base&#x27;" in page and "data:image/png;base64," in page
 
     from stcompat.rules.check import check
 
