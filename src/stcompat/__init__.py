@@ -7,7 +7,7 @@ eagerly; the rest loads on first use, so ``stcompat inspect`` pays only for what
 from importlib import import_module
 from typing import Any
 
-from .errors import InputError, ModelReadError, StcompatError
+from .errors import InputError, StcompatError
 from .model.inspect import inspect_model, inspect_models
 from .model.manifest import ModelManifest
 
@@ -24,7 +24,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "CheckResult", "InputError", "ModelManifest", "ModelReadError", "StcompatError", "__version__", "check",
+    "CheckResult", "InputError", "ModelManifest", "StcompatError", "__version__", "check",
     "compare", "fingerprint", "inspect_model", "inspect_models", "load_fingerprint", "run_matrix", "verify",
 ]
 

@@ -24,7 +24,3 @@ class StcompatError(Exception):
 
 class InputError(StcompatError):
     """The input cannot be used at all: a missing path, no model in a folder, a bad argument."""
-
-
-class ModelReadError(StcompatError):
-    """A model folder was found but a file every loader needs is unreadable or malformed."""

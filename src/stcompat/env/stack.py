@@ -43,10 +43,6 @@ class Stack:
         """The exact version of a layer, or None when unknown."""
         return self.versions.get(canonicalize_name(layer) if layer != "python" else layer)
 
-    def unknown_layers(self) -> tuple[str, ...]:
-        """Layers check would like to know but does not."""
-        return tuple(layer for layer in LAYERS if layer not in self.versions and layer != "numpy")
-
     def label(self) -> str:
         """A short name: ``sentence-transformers 2.2.2, transformers 4.30.2``."""
         st = self.get("sentence-transformers")

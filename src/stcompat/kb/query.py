@@ -303,12 +303,6 @@ class Knowledge:
         """The newest release covered."""
         return self.st_releases[-1] if self.st_releases else None
 
-    def built(self) -> Mapping[str, str]:
-        """File -> date the data was built."""
-        return {name: data.get("built", "?") for name, data in
-                (("sentence_transformers", self._st), ("transformers", self._transformers),
-                 ("tokenizers", self._tokenizers))}
-
     def coverage(self) -> dict[str, dict[str, str]]:
         """Per package: how many releases are covered, the range, when the data was built, what it holds."""
         facts = {
@@ -335,10 +329,6 @@ class Knowledge:
             if (scanned.major, scanned.minor) == (version.major, version.minor):
                 return entry
         return None
-
-    def transformers_versions(self) -> tuple[Version, ...]:
-        """Scanned transformers releases."""
-        return tuple(Version(e["version"]) for e in self._transformers.get("releases", ()))
 
     def model_type_known(self, transformers: Version, model_type: str) -> bool | None:
         """Whether that transformers release knows ``model_type``; None when not covered.

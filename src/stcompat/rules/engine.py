@@ -19,8 +19,6 @@ from .weights import check_weights
 LAYER_RULES = (check_environment, check_modules, check_config, check_transformers, check_tokenizers, check_weights)
 ST_LAYER_RULES = (check_modules, check_config)
 
-VERDICTS = ("ok", "degraded", "unknown", "fails")
-
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -338,8 +338,4 @@ _RULES: tuple[Rule, ...] = (
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in sorted(_RULES, key=lambda r: r.code)}
-
-
-def get_rule(code: str) -> Rule:
-    """The rule with this code; ``KeyError`` if there is none."""
-    return RULES[code.upper()]
+"""Every rule by code, in code order."""
