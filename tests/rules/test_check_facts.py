@@ -164,9 +164,18 @@ def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm
 
 
 @pytest.mark.parametrize("variant", ["cross_encoder", "sparse"])
-def test_cross_and_sparse_encoders_are_not_guessed(variant):
-    result = one(fixture_path("6.2.0", variant), "6.2.0")
-    assert result.verdict == "unknown" and "STC903" in codes(result)
+def test_cross_and_sparse_encoders_are_judged_as_sentence_transformer_loads(variant):
+    # From 5.0, SentenceTransformer(path) loads another kind's folder as a plain transformer:
+    # its modules.json (new paths) is never imported, so 5.1.2 loads a 6.2.0 save.
+    result = one(fixture_path("6.2.0", variant), "5.3.0")
+    assert result.verdict == "ok" and "STC903" in codes(result) and "STC101" not in codes(result)
+    # Before 5.0 there is no such gate: the modular modules.json is imported and fails.
+    assert one(fixture_path("6.2.0", variant), "4.1.0").predicted_error.type == "ModuleNotFoundError"
+
+
+def test_saved_settings_of_another_kind_are_not_applied():
+    result = one(fixture_path("5.1.2", "sparse"), "6.2.0")  # saved similarity_fn_name "dot"
+    assert result.verdict == "degraded" and "STC111" in codes(result)
 
 
 def test_st_222_cannot_import_with_hub_026(minilm):

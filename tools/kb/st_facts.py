@@ -510,6 +510,10 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
         "version_warning": _version_warning(release, loader_modules),
         "import_error_template": _import_error_template(release),
         "root_construction": _root_construction(release, loader_modules),
+        # 5.0+: modules.json is read only when config_sentence_transformers.json's model_type names the
+        # loading class; otherwise the folder is loaded as a plain transformer (or converted, 5.4+).
+        "model_type_gate": any(isinstance(n, ast.FunctionDef) and n.name == "_get_model_type"
+                               for m in loader_modules for n in ast.walk(release.trees[m])),
         "hub_imports": hub_imports,
         "third_party_imports": third_party,
         "checks_requirements": any("check_version_requirements" in ast.unparse(release.trees[m])

@@ -187,6 +187,12 @@ class StRelease:
         )
 
     @property
+    def model_type_gate(self) -> bool:
+        """Whether SentenceTransformer(path) reads modules.json only for folders whose saved model_type
+        is SentenceTransformer (5.0+); other kinds are loaded as a plain transformer or converted."""
+        return bool(self.data.get("model_type_gate"))
+
+    @property
     def hub_imports(self) -> tuple[str, ...]:
         """Names ``import sentence_transformers`` takes from huggingface_hub, in import order."""
         return tuple(self.data.get("hub_imports", ()))

@@ -77,3 +77,10 @@ class Context:
     """The knowledge base."""
     st: StRelease | None
     """The target's sentence-transformers release in the knowledge base (None: not covered)."""
+
+    @property
+    def loaded_as_other_kind(self) -> bool:
+        """Whether the target's SentenceTransformer(path) skips modules.json and the saved settings because
+        the folder's saved model_type is another kind (CrossEncoder, SparseEncoder; 5.0+ gate)."""
+        saved_kind = self.manifest.st_config.get("model_type")
+        return bool(self.st and self.st.model_type_gate and saved_kind not in (None, "SentenceTransformer"))

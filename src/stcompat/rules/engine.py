@@ -51,8 +51,8 @@ def _coverage(ctx: Context) -> Iterator[Finding]:
                       f"(it covers up to {newest.version if newest else 'nothing'})")
     manifest = ctx.manifest
     if manifest.model_kind != "SentenceTransformer":
-        yield Finding("STC903", Effect.UNKNOWN, f"the model is a {manifest.model_kind}; check models how "
-                      "SentenceTransformer(...) loads a folder, not the CrossEncoder/SparseEncoder loaders")
+        yield Finding("STC903", Effect.INFO, f"the model is a {manifest.model_kind}: the verdict is what "
+                      "SentenceTransformer(path) does with it, not the CrossEncoder/SparseEncoder loaders")
     missing = []
     if manifest.transformer is not None and ctx.stack.get("transformers") is None:
         missing.append("transformers")

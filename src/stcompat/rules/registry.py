@@ -320,12 +320,13 @@ _RULES: tuple[Rule, ...] = (
         "unknown",
     ),
     Rule(
-        "STC903", "model-kind-not-covered", Severity.WARNING,
+        "STC903", "other-model-kind", Severity.INFO,
         "The model is a CrossEncoder or SparseEncoder (config_sentence_transformers.json model_type, or "
-        "inferred from its modules); check's knowledge models the SentenceTransformer loader.",
-        "Its loader differs (a CrossEncoder before 5.4 has no modules.json at all), so the verdict would be a guess.",
-        "Prove it with `stcompat matrix` instead.",
-        "unknown",
+        "inferred from its head or modules); check's verdict is what SentenceTransformer(path) does with it "
+        "(from 5.0 such a folder is loaded as a plain transformer, its modules.json and settings unused).",
+        "Its own loader (CrossEncoder / SparseEncoder) differs; check does not model it yet.",
+        "Load it with its own class; prove that class's behaviour with your own tests.",
+        "info",
     ),
     Rule(
         "STC902", "layer-not-checked", Severity.INFO,

@@ -23,6 +23,17 @@ def check_config(ctx: Context) -> Iterator[Finding]:
     if st is None:
         return
     config = ctx.manifest.st_config
+    if ctx.loaded_as_other_kind:
+        # The folder is loaded as a plain transformer (or converted): the saved settings are not applied.
+        kind = config.get("model_type")
+        lost = [("STC110", "prompts", _has_prompts(ctx)),
+                ("STC111", "similarity_fn_name", config.get("similarity_fn_name") not in (None, "cosine")),
+                ("STC112", "truncate_dim", config.get("truncate_dim") is not None)]
+        for code, key, saved in lost:
+            if saved:
+                yield Finding(code, Effect.DEGRADED, f"{key} is not applied: sentence-transformers {st.version} loads "
+                              f"this {kind} folder with SentenceTransformer as a plain transformer", CST, key)
+        return
     if _has_prompts(ctx) and not st.reads_config_key("prompts"):
         yield Finding("STC110", Effect.DEGRADED,
                       f"prompts {sorted(config.get('prompts'))} are ignored by sentence-transformers {st.version}",
