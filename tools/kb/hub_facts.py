@@ -362,12 +362,7 @@ def exports_at(document: dict, version: str) -> list[str]:
 
 def build() -> dict:
     """The huggingface_hub part of the knowledge base."""
-    all_releases = pypi.releases(PACKAGE)
-    chosen = pypi.last_patches(all_releases, FIRST_MINOR)
-    artifacts = {version: pypi.pick(files, prefer="wheel") for version, files in chosen.items()}
-    for version, artifact in artifacts.items():
-        if not artifact.filename.endswith(".whl"):
-            raise ValueError(f"huggingface_hub {version}: no pure-Python wheel")
+    artifacts = pypi.last_patch_wheels(PACKAGE, FIRST_MINOR)
     with ThreadPoolExecutor(8) as pool:
         rows = list(pool.map(lambda item: release_facts(*item), artifacts.items()))
     first, last, gaps = export_spans(rows)
@@ -389,10 +384,7 @@ def build() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    document = build()
-    path = output.write(document, OUTPUT.name)
-    print(f"wrote {path} ({path.stat().st_size} bytes, {len(document['releases'])} releases)")
-    return 0
+    return output.run(build, OUTPUT.name)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,11 @@ def write(document: dict, name: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dumps(document), encoding="utf-8")
     return out
+
+
+def run(build, name: str) -> int:
+    """A facts module's main(): build the document, write kb/data/<name>, say so."""
+    document = build()
+    path = write(document, name)
+    print(f"wrote {path} ({path.stat().st_size} bytes, {len(document['releases'])} releases)")
+    return 0

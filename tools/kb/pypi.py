@@ -178,5 +178,14 @@ def requires_python(metadata: str) -> str | None:
     return None
 
 
-__all__ = ["Artifact", "download", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
+def last_patch_wheels(name: str, first: Version) -> dict[str, Artifact]:
+    """The pure-Python wheel of every minor series' last patch from ``first`` on; ValueError if one lacks it."""
+    artifacts = {version: pick(files, prefer="wheel") for version, files in last_patches(releases(name), first).items()}
+    for version, artifact in artifacts.items():
+        if not artifact.filename.endswith(".whl"):
+            raise ValueError(f"{name} {version}: no pure-Python wheel")
+    return artifacts
+
+
+__all__ = ["Artifact", "download", "last_patch_wheels", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
            "releases", "requires_python"]

@@ -172,11 +172,7 @@ def build() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    document = build()
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(output.dumps(document), encoding="utf-8")
-    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes, {len(document['releases'])} releases)")
-    return 0
+    return output.run(build, OUTPUT.name)
 
 
 if __name__ == "__main__":

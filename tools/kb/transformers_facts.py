@@ -449,11 +449,7 @@ def first_patch_refusing_torch_load(all_releases: dict[str, list[pypi.Artifact]]
 def build() -> dict:
     """The transformers part of the knowledge base."""
     all_releases = pypi.releases(PACKAGE)
-    chosen = pypi.last_patches(all_releases, FIRST_MINOR)
-    artifacts = {version: pypi.pick(files, prefer="wheel") for version, files in chosen.items()}
-    for version, artifact in artifacts.items():
-        if not artifact.filename.endswith(".whl"):
-            raise ValueError(f"transformers {version}: no pure-Python wheel")
+    artifacts = pypi.last_patch_wheels(PACKAGE, FIRST_MINOR)
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(pypi.download, artifacts.values()))
         rows = list(pool.map(lambda item: release_facts(*item), artifacts.items()))
@@ -477,11 +473,7 @@ def build() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    document = build()
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(output.dumps(document), encoding="utf-8")
-    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes, {len(document['releases'])} releases)")
-    return 0
+    return output.run(build, OUTPUT.name)
 
 
 if __name__ == "__main__":
