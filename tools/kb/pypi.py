@@ -168,6 +168,13 @@ def last_patches(all_releases: dict[str, list[Artifact]], first: Version) -> dic
     return {version: all_releases[version] for version in sorted(last.values(), key=Version)}
 
 
+def earlier_patches(all_releases: dict[str, list[Artifact]], last: str) -> list[str]:
+    """The releases of ``last``'s minor series before it, oldest first (pre-releases left out)."""
+    minor = Version(last).release[:2]
+    return [v for v in sorted(all_releases, key=Version)
+            if Version(v).release[:2] == minor and not Version(v).is_prerelease and Version(v) < Version(last)]
+
+
 def requires_python(metadata: str) -> str | None:
     """Requires-Python from core metadata headers."""
     for line in metadata.splitlines():
@@ -187,5 +194,5 @@ def last_patch_wheels(name: str, first: Version) -> dict[str, Artifact]:
     return artifacts
 
 
-__all__ = ["Artifact", "download", "last_patch_wheels", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
+__all__ = ["Artifact", "download", "earlier_patches", "last_patch_wheels", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
            "releases", "requires_python"]

@@ -537,7 +537,6 @@ def build(versions: list[str] | None = None) -> dict[str, Any]:
 
 
 def main() -> None:
-    import json
     import sys
 
     document = build(sys.argv[1:] or None)

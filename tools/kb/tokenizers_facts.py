@@ -14,7 +14,6 @@ Run ``python -m tools.kb.tokenizers_facts`` to rewrite ``src/stcompat/kb/data/to
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -126,13 +125,10 @@ def first_patch_with(all_releases: dict[str, list[pypi.Artifact]], found: str | 
     """The earliest patch of ``found``'s minor release whose facts have ``key`` true (found is its last patch)."""
     if found is None:
         return None
-    minor = Version(found).release[:2]
-    for version in sorted(all_releases, key=Version):
-        parsed = Version(version)
-        if parsed.release[:2] == minor and not parsed.is_prerelease and parsed < Version(found):
-            artifact = pypi.pick(all_releases[version], prefer="sdist")
-            if artifact.packagetype == "sdist" and release_facts(version, artifact)[key]:
-                return version
+    for version in pypi.earlier_patches(all_releases, found):
+        artifact = pypi.pick(all_releases[version], prefer="sdist")
+        if artifact.packagetype == "sdist" and release_facts(version, artifact)[key]:
+            return version
     return found
 
 

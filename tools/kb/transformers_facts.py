@@ -22,7 +22,6 @@ Run ``python -m tools.kb.transformers_facts`` to rewrite ``src/stcompat/kb/data/
 from __future__ import annotations
 
 import ast
-import json
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -434,15 +433,12 @@ def first_patch_refusing_torch_load(all_releases: dict[str, list[pypi.Artifact]]
     """The earliest patch of ``found``'s minor (found is its last patch) that has the torch.load check."""
     if found is None:
         return None
-    minor = Version(found).release[:2]
-    for version in sorted(all_releases, key=Version):
-        parsed = Version(version)
-        if parsed.release[:2] == minor and not parsed.is_prerelease and parsed < Version(found):
-            artifact = pypi.pick(all_releases[version], prefer="wheel")
-            checks = {name: data.decode("utf-8") for name, data in pypi.members(pypi.download(artifact), (".py",))
-                      if TORCH_LOAD_CHECK.encode() in data}
-            if torch_load_check(checks)["refuses_torch_load_below"] is not None:
-                return version
+    for version in pypi.earlier_patches(all_releases, found):
+        artifact = pypi.pick(all_releases[version], prefer="wheel")
+        checks = {name: data.decode("utf-8") for name, data in pypi.members(pypi.download(artifact), (".py",))
+                  if TORCH_LOAD_CHECK.encode() in data}
+        if torch_load_check(checks)["refuses_torch_load_below"] is not None:
+            return version
     return found
 
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -39,6 +40,10 @@ def _uv() -> str | None:
         return None
 
 
+def _name(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)
+
+
 def needs_resolving(stack: Stack) -> bool:
     """Whether any layer check reasons about is missing or only given as a range."""
     return bool(stack.ranges) or any(layer not in stack.versions for layer in _WANTED)
@@ -59,14 +64,14 @@ def complete(stack: Stack, python: str | None = None, timeout: float = 120) -> S
         from ..matrix.envs import import_pins  # the same era pins the matrix installs
 
         pins = import_pins(str(st))
-        given = {canonicalize_name(r.split("=")[0].split("<")[0].split(">")[0]) for r in requirements}
+        given = {_name(r) for r in requirements}
         for pin in pins.requirements:
-            name = canonicalize_name(pin.split("=")[0].split("<")[0].split(">")[0])
+            name = _name(pin)
             if name not in given and name in LAYERS:
                 requirements.append(pin)
                 added.append(pin)
         if pins.no_deps:  # installed without dependencies: resolve the rest without it
-            held_back = [r for r in requirements if canonicalize_name(r.split("=")[0]) == "sentence-transformers"]
+            held_back = [r for r in requirements if _name(r) == "sentence-transformers"]
             requirements = [r for r in requirements if r not in held_back]
     key = hashlib.sha256(json.dumps([py, sorted(requirements)]).encode()).hexdigest()[:20]
     cache = _cache_dir() / f"{key}.json"

@@ -26,6 +26,15 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _same_minor(document: Mapping[str, Any], version: Version) -> Mapping[str, Any] | None:
+    """The scanned release of ``version``'s minor series (the data keeps each minor's last patch)."""
+    for entry in document.get("releases", ()):
+        scanned = Version(entry["version"])
+        if (scanned.major, scanned.minor) == (version.major, version.minor):
+            return entry
+    return None
+
+
 def parse_version(text: str | None) -> Version | None:
     """A Version, or None for text that is not one (e.g. a local build string)."""
     if not text:
@@ -261,21 +270,13 @@ class Knowledge:
     def _hub(self) -> dict[str, Any]:
         return _load("huggingface_hub.json")
 
-    def _hub_entry(self, version: Version) -> Mapping[str, Any] | None:
-        """The scanned hub release of the same minor series."""
-        for entry in self._hub.get("releases", ()):
-            scanned = Version(entry["version"])
-            if (scanned.major, scanned.minor) == (version.major, version.minor):
-                return entry
-        return None
-
     def hub_exports(self, hub: Version, name: str) -> bool | None:
         """Whether ``from huggingface_hub import name`` works in that release; None when not covered.
 
         The data stores each name's first and last exporting release, the gaps where it was removed
         and re-added, and names a release's lazy table lists but its submodule does not define.
         """
-        entry = self._hub_entry(hub)
+        entry = _same_minor(self._hub, hub)
         if entry is None:
             return None
         scanned = Version(entry["version"])
@@ -329,12 +330,7 @@ class Knowledge:
 
     # transformers -----------------------------------------------------------------------------
     def _tf_entry(self, version: Version) -> Mapping[str, Any] | None:
-        """The scanned release of the same minor series (the KB keeps each minor's last patch)."""
-        for entry in self._transformers.get("releases", ()):
-            scanned = Version(entry["version"])
-            if (scanned.major, scanned.minor) == (version.major, version.minor):
-                return entry
-        return None
+        return _same_minor(self._transformers, version)
 
     def model_type_known(self, transformers: Version, model_type: str) -> bool | None:
         """Whether that transformers release knows ``model_type``; None when not covered.
@@ -391,12 +387,8 @@ class Knowledge:
     # tokenizers -------------------------------------------------------------------------------
     def reads_merges_pairs(self, tokenizers: Version) -> bool | None:
         """Whether that tokenizers release reads BPE merges stored as pairs; None when not covered."""
-        entries = self._tokenizers.get("releases", ())
-        for entry in entries:
-            scanned = Version(entry["version"])
-            if (scanned.major, scanned.minor) == (tokenizers.major, tokenizers.minor):
-                return bool(entry["reads_merges_pairs"])
-        return None
+        entry = _same_minor(self._tokenizers, tokenizers)
+        return None if entry is None else bool(entry["reads_merges_pairs"])
 
     def first_tokenizers_reading_pairs(self) -> str | None:
         """The first tokenizers release that reads pair-format merges."""

@@ -195,7 +195,7 @@ def resolve_hf_cache(repo_id: str, cache_dir: str | None = None, revision: str |
     return Target(snapshot, repo_folder, repo_id, snapshot.name)
 
 
-def _boundary_of(model: Path) -> Path:
+def boundary_of(model: Path) -> Path:
     """A model's own folder, or its repo folder when it is a Hugging Face cache snapshot."""
     if model.parent.name == "snapshots" and model.parent.parent.name.startswith("models--"):
         return model.parent.parent
@@ -213,7 +213,7 @@ def targets_for(arg: str, cache_dir: str | None = None, revision: str | None = N
         if not models:
             raise InputError("STC002", f"no model found in {arg} (no modules.json, "
                              "config_sentence_transformers.json, or config.json with weights)")
-        return [Target(model, _boundary_of(model)) for model in models]
+        return [Target(model, boundary_of(model)) for model in models]
     if _REPO_ID.match(arg) and not arg.startswith((".", "/")):
         return [resolve_hf_cache(arg, cache_dir, revision)]
     raise InputError("STC001", f"{arg} does not exist")

@@ -65,12 +65,12 @@ def _coverage(ctx: Context) -> Iterator[Finding]:
 
 
 def findings_for(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None,
-                 rules: Iterable = LAYER_RULES) -> list[Finding]:
-    """Every finding of the given rules, sorted in load order."""
+                 rules: Iterable = LAYER_RULES, coverage: bool = True) -> list[Finding]:
+    """Every finding of the given rules (and of the coverage checks), sorted in load order."""
     kb = kb or knowledge()
     st_version = stack.get("sentence-transformers")
     ctx = Context(manifest, stack, kb, kb.st(st_version) if st_version else None)
-    found = list(_coverage(ctx)) if rules is LAYER_RULES else []
+    found = list(_coverage(ctx)) if coverage else []
     for rule in rules:
         found.extend(rule(ctx))
     return sorted(found, key=lambda f: f.order)
@@ -92,7 +92,7 @@ def minimal_st_upgrade(manifest: ModelManifest, stack: Stack, kb: Knowledge) -> 
         if current is not None and release.version < current:
             continue
         trial = replace(stack, versions={**stack.versions, "sentence-transformers": release.version})
-        bad = [f for f in findings_for(manifest, trial, kb, ST_LAYER_RULES)
+        bad = [f for f in findings_for(manifest, trial, kb, ST_LAYER_RULES, coverage=False)
                if f.effect in (Effect.FAILS, Effect.DEGRADED, Effect.UNKNOWN)]
         if not bad:
             notes = tuple(f"sentence-transformers {release.version} requires {name}{spec}"

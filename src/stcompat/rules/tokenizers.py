@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from json.decoder import scanstring
+from pathlib import Path
 from typing import Iterator
 
-from ..model.folder import ModelFolder, ReadProblem
+from ..model.folder import ModelFolder, ReadProblem, boundary_of
 from .base import STAGE_MODULES, SUB_TOKENIZER, Context, Effect, Finding, PredictedError
 from .transformers import transformer_position
 
@@ -56,7 +57,7 @@ def check_tokenizers(ctx: Context) -> Iterator[Finding]:
         rel = f"{tokenizer.folder}/tokenizer.json" if tokenizer.folder else "tokenizer.json"
         position = ""
         try:
-            folder = ModelFolder.open(ctx.manifest.path, _boundary(ctx))
+            folder = ModelFolder.open(Path(ctx.manifest.path), boundary_of(Path(ctx.manifest.path)))
             where = model_value_end(folder.read_bytes(rel).decode("utf-8"))
             if where:
                 position = f" at line {where[0]} column {where[1]}"
@@ -68,12 +69,3 @@ def check_tokenizers(ctx: Context) -> Iterator[Finding]:
                       f"{rel} stores BPE merges as pairs; tokenizers {version} reads only strings",
                       rel, "model.merges", PredictedError("Exception", ctx.kb.pairs_error() + position), fix=fix,
                       order=(STAGE_MODULES, transformer_position(ctx), SUB_TOKENIZER))
-
-
-def _boundary(ctx: Context):
-    from pathlib import Path
-
-    path = Path(ctx.manifest.path)
-    if ctx.manifest.source == "hf-cache":
-        return path.parent.parent
-    return path
