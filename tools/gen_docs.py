@@ -1,4 +1,4 @@
-"""Write docs/rules.md from the code registry (rules/registry.py). Run: python tools/gen_docs.py.
+"""Write docs/rules.md from the code registry (codes.py). Run: python tools/gen_docs.py.
 
 tests/test_docs.py fails when docs/rules.md is out of date.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from stcompat.rules.registry import RULES
+from stcompat.codes import RULES
 
 RULES_MD = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 
@@ -18,15 +18,16 @@ def render_rules() -> str:
     lines = [
         "# Finding and error codes",
         "",
-        "Generated from `src/stcompat/rules/registry.py` by `python tools/gen_docs.py`; do not edit.",
+        "Generated from `src/stcompat/codes.py` by `python tools/gen_docs.py`; do not edit.",
         "`stcompat rule CODE` prints the same text.",
         "",
-        "| code | name | severity |",
-        "|---|---|---|",
+        "| code | name | severity | layer | effect on a check verdict |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity.value} |" for r in RULES.values()]
+    lines += [f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity} | {r.layer} | {r.effect or '-'} |"
+              for r in RULES.values()]
     for rule in RULES.values():
-        lines += ["", f"## {rule.code}", "", f"**{rule.name}** ({rule.severity.value})", "",
+        lines += ["", f"## {rule.code}", "", f"**{rule.name}** ({rule.severity}; layer {rule.layer})", "",
                   f"What it does: {rule.what}", "", f"Why it matters: {rule.why}", "", f"Fix: {rule.fix}"]
     return "\n".join(lines) + "\n"
 

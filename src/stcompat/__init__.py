@@ -14,7 +14,7 @@ from .model.manifest import ModelManifest
 __version__ = "0.1.0"
 
 _LAZY = {
-    "check": "stcompat.rules.check",
+    "check": "stcompat.check",
     "CheckResult": "stcompat.rules.engine",
     "run_matrix": "stcompat.matrix.runner",
     "fingerprint": "stcompat.fingerprint",

@@ -8,25 +8,24 @@ from typing import Callable, TypeVar
 
 import click
 
-from .errors import StcompatError
+from .errors import InputError, StcompatError
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _console():
-    # rich is imported on first use: `stcompat --help` and JSON output stay light.
-    from rich.console import Console
+def _show(subject: str, fmt: str, result: object) -> None:
+    """Print ``result`` in the chosen format (report/formats.py is the one registry)."""
+    from .report.formats import render
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=120)
-    return console
+    click.echo(render(subject, fmt, result), nl=False)
 
 
-def _console_err():
-    from rich.console import Console
+def _formats(subject: str, default: str = "table", exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """The --format option of a command, its choices read from the report registry."""
+    from .report.formats import names
 
-    return Console(stderr=True)
+    return click.option("--format", "fmt", type=click.Choice(names(subject, exclude=exclude)), default=default,
+                        show_default=True)
 
 
 def _fail(code: str, message: str) -> None:
@@ -58,7 +57,7 @@ def main() -> None:
 
 @main.command("inspect")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_formats("inspect")
 @click.option("--cache-dir", help="Hugging Face cache to resolve repo ids in (default: HF_HUB_CACHE).")
 @click.option("--revision", help="Cached revision (branch, tag or commit) for repo ids.")
 @_guard
@@ -70,14 +69,7 @@ def inspect_cmd(paths: tuple[str, ...], fmt: str, cache_dir: str | None, revisio
     from .model.inspect import inspect_models
 
     manifests = inspect_models(*paths, cache_dir=cache_dir, revision=revision)
-    if fmt == "json":
-        from .report import inspect_json
-
-        click.echo(inspect_json.render(manifests))
-    else:
-        from .report import inspect_table
-
-        inspect_table.render(_console(), manifests)
+    _show("inspect", fmt, manifests)
     if not all(m.usable for m in manifests):
         sys.exit(2)
 
@@ -88,15 +80,15 @@ def inspect_cmd(paths: tuple[str, ...], fmt: str, cache_dir: str | None, revisio
 @_guard
 def rule_cmd(code: str | None, show_all: bool) -> None:
     """Explain a finding code (what it detects, why it matters, the fix)."""
-    from .rules.registry import RULES
+    from .codes import RULES
 
     if show_all or not code:
         for rule in RULES.values():
-            click.echo(f"{rule.code}  {rule.severity.value:<7}  {rule.name}")
+            click.echo(f"{rule.code}  {rule.severity:<7}  {rule.name}")
         return
     rule = RULES.get(code.upper())
     if rule is None:
-        raise StcompatError("STC004", f"unknown code {code}; `stcompat rule --all` lists them")
+        raise InputError("STC004", f"unknown code {code}; `stcompat rule --all` lists them", code)
     click.echo(f"{rule.code} {rule.name} ({rule.severity.value})\n")
     click.echo(f"What it does: {rule.what}\n\nWhy it matters: {rule.why}\n\nFix: {rule.fix}")
 
@@ -113,8 +105,7 @@ _PRECISIONS = click.Choice(["float32", "float16", "bfloat16"])
 @click.option("-r", "--requirements", multiple=True, metavar="FILE", help="A requirements file as target. Repeatable.")
 @click.option("--python", "pythons", multiple=True, metavar="PATH",
               help="Another interpreter's environment as target (read from its metadata). Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "sarif"]), default="table",
-              show_default=True)
+@_formats("check")
 @click.option("--fail-on", type=click.Choice(["degraded", "fails"]), default="degraded", show_default=True,
               help="Exit 1 when any verdict is this bad or worse.")
 @click.option("--no-resolve", is_flag=True, help="Do not complete unpinned layers with a resolver.")
@@ -127,20 +118,14 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
     Exit status: 0 when every verdict is ok, 1 when any is degraded/unknown or fails
     (--fail-on fails: only fails), 2 for unusable input.
     """
-    from .rules.check import check
+    from .check import check
+    from .vocab import Verdict
 
     results = check(*paths, targets=targets, requirements=requirements, pythons=pythons,
                     resolve=not no_resolve, cache_dir=cache_dir)
-    if fmt == "table":
-        from .report import check_table
-
-        check_table.render(_console(), results)
-    else:
-        from importlib import import_module
-
-        click.echo(import_module(f".report.check_{fmt}", __package__).render(results), nl=fmt != "markdown")
-    bad = {"fails"} if fail_on == "fails" else {"fails", "degraded", "unknown"}
-    if any(r.verdict in bad for r in results):
+    _show("check", fmt, results)
+    worst = Verdict.FAILS if fail_on == "fails" else Verdict.UNKNOWN
+    if any(r.verdict.rank >= worst.rank for r in results):
         sys.exit(1)
 
 
@@ -155,7 +140,7 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 @click.option("--offline", is_flag=True, help="Use only cached environments and uv's cache.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds per probe.")
 @click.option("--torch", "torch_spec", help="The torch every environment shares (requirement or wheel path).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_formats("matrix", exclude=("html",))
 @click.option("--plot", "plot_path", metavar="FILE", help="Write a heatmap PNG.")
 @click.option("--html", "html_path", metavar="FILE", help="Write a self-contained HTML report.")
 @click.option("--batch", is_flag=True, help="One process per release for all models (fast; cells not isolated).")
@@ -167,80 +152,66 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
 
     Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
     """
+    from rich.progress import Progress
+
     from .kb.query import knowledge
     from .matrix.runner import run_matrix
     from .model.folder import targets_for
+    from .report.console import make_console
+    from .report.formats import render
+    from .vocab import Verdict
 
     newest = knowledge().st_newest()
     chosen = [str(newest.version) if r.strip() == "latest" and newest else r.strip()
               for r in releases.split(",") if r.strip()]
     if not chosen:
-        raise StcompatError("STC004", "--st names no release")
-    models = [str(t.root) for arg in paths for t in targets_for(arg)]
-    from rich.progress import Progress
-
+        raise InputError("STC004", "--st names no release", releases)
+    # Targets keep their read boundary: a repo id in the HF cache is read through its blobs/.
+    models = [target for arg in paths for target in targets_for(arg)]
     total = len(set(chosen) | ({reference} - {"current"})) + len(models) * (len(set(chosen)) + (reference == "current"))
-    with Progress(console=_console_err(), transient=True) as progress:
+    with Progress(console=make_console(stderr=True), transient=True) as progress:
         task = progress.add_task("matrix", total=total)
         result = run_matrix(models, chosen, extra=extra, reference=reference, jobs=jobs, offline=offline,
                             timeout=timeout, torch=torch_spec, batch=batch,
                             on_progress=lambda what: progress.update(task, advance=1, description=what))
-    from .report import matrix_report
-
-    if fmt == "json":
-        click.echo(matrix_report.render_json(result))
-    else:
-        matrix_report.render_table(_console(), result)
+    _show("matrix", fmt, result)
     if plot_path:
         from .matrix.plot import plot
 
         plot(result, plot_path)
     if html_path:
-        from .report import matrix_html
-
-        Path(html_path).write_text(matrix_html.render(result), encoding="utf-8")
-    if any(c.outcome != "ok" for c in result.cells):
+        Path(html_path).write_text(render("matrix", "html", result), encoding="utf-8")
+    if any(c.outcome is not Verdict.OK for c in result.cells):
         sys.exit(1)
 
 
 @main.command("kb")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_formats("kb")
 @_guard
 def kb_cmd(fmt: str) -> None:
     """Show what the knowledge base covers (releases and the date it was built)."""
     from .kb.query import knowledge
 
-    coverage = knowledge().coverage()
-    if fmt == "json":
-        import json
-
-        click.echo(json.dumps(coverage, indent=2))
-        return
-    from rich.table import Table
-
-    table = Table(title="stcompat knowledge base", title_justify="left")
-    for column in ("package", "releases", "oldest", "newest", "built", "facts"):
-        table.add_column(column)
-    for package, info in coverage.items():
-        table.add_row(package, str(info["count"]), info["oldest"], info["newest"], info["built"], info["facts"])
-    _console().print(table)
+    _show("kb", fmt, knowledge().coverage())
 
 
 def _threshold_options(func: F) -> F:
-    """The verdict thresholds, shared by verify and compare (defaults from fingerprint.verdict)."""
+    """The verdict thresholds, shared by verify and compare (defaults: noise.py, the one definition)."""
+    from .noise import DEFAULT_THRESHOLDS as T
+
     options = [
-        click.option("--max-abs-diff", type=float, default=1e-5, show_default=True,
+        click.option("--max-abs-diff", type=float, default=T.noise_max_abs_diff, show_default=True,
                      help="Noise band: largest absolute difference of any value."),
-        click.option("--min-cosine", type=float, default=0.99999, show_default=True,
+        click.option("--min-cosine", type=float, default=T.noise_min_cosine, show_default=True,
                      help="Noise band: smallest cosine of any text."),
-        click.option("--broken-cosine", type=float, default=0.99, show_default=True,
+        click.option("--broken-cosine", type=float, default=T.broken_min_cosine, show_default=True,
                      help="Broken below this cosine for any text."),
-        click.option("--min-topk", type=float, default=0.9, show_default=True,
+        click.option("--min-topk", type=float, default=T.broken_min_topk, show_default=True,
                      help="Broken below this top-k neighbour agreement."),
-        click.option("--min-spearman", type=float, default=0.98, show_default=True,
+        click.option("--min-spearman", type=float, default=T.broken_min_spearman, show_default=True,
                      help="Broken below this Spearman of pairwise similarities."),
-        click.option("--top-k", type=int, default=5, show_default=True, help="k of the neighbour test."),
-        click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True),
+        click.option("--top-k", type=int, default=T.top_k, show_default=True, help="k of the neighbour test."),
+        _formats("verify"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -249,19 +220,16 @@ def _threshold_options(func: F) -> F:
 
 def _thresholds(max_abs_diff: float, min_cosine: float, broken_cosine: float, min_topk: float,
                 min_spearman: float, top_k: int):
-    from .fingerprint import Thresholds
+    from .noise import Thresholds
 
     return Thresholds(noise_max_abs_diff=max_abs_diff, noise_min_cosine=min_cosine, broken_min_cosine=broken_cosine,
                       broken_min_topk=min_topk, broken_min_spearman=min_spearman, top_k=top_k)
 
 
 def _show_report(report, fmt: str, title: str) -> None:
-    from .fingerprint import render
+    from dataclasses import replace
 
-    if fmt == "json":
-        click.echo(render.to_json(report))
-    else:
-        render.render_table(_console(), report, title)
+    _show("verify", fmt, replace(report, title=title))
     sys.exit(report.exit_status)
 
 

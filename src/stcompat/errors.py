@@ -1,9 +1,16 @@
-"""Errors that stop a command. Each carries a stable code (see rules/registry.py) and one line.
+"""Errors that stop a command. Each carries a stable code (documented in codes.py) and one line.
 
-The CLI prints ``error[CODE]: message`` and exits 2; it never shows a traceback for these.
+The CLI prints ``error[CODE]: message`` and exits 2; it never shows a traceback for these. Each
+family of codes has its own subclass carrying what a caller needs (like huggingface_hub's
+``RepositoryNotFoundError.repo_id``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .findings import Finding
 
 
 class StcompatError(Exception):
@@ -23,4 +30,84 @@ class StcompatError(Exception):
 
 
 class InputError(StcompatError):
-    """The input cannot be used at all: a missing path, no model in a folder, a bad argument."""
+    """The input cannot be used at all (STC001-STC004): a missing path, no model, a bad argument."""
+
+    def __init__(self, code: str, message: str, argument: str | None = None) -> None:
+        super().__init__(code, message)
+        self.argument = argument
+        """The argument or option value at fault, when there is one."""
+
+
+class ModelReadError(StcompatError):
+    """A file of a model folder cannot be read safely (STC005, STC010-STC017).
+
+    Raised inside the reader and turned into a finding of the manifest: ``inspect`` and ``check``
+    report it rather than stop.
+    """
+
+    def __init__(self, finding: "Finding") -> None:
+        super().__init__(finding.code, finding.message)
+        self.finding = finding
+        """The finding to report (code, message, file and key)."""
+        self.file = finding.file
+        """The file at fault, relative to the model folder."""
+
+
+class FingerprintError(StcompatError):
+    """A fingerprint file is unusable (STC601) or of an unsupported format version (STC603)."""
+
+    def __init__(self, code: str, message: str, path: str) -> None:
+        super().__init__(code, message)
+        self.path = path
+        """The fingerprint file."""
+
+
+class CorpusError(StcompatError):
+    """A probe corpus is malformed (STC602)."""
+
+    def __init__(self, message: str, path: str, line: int | None = None) -> None:
+        super().__init__("STC602", message)
+        self.path = path
+        """The corpus file (or ``<texts>`` for texts given in Python)."""
+        self.line = line
+        """The 1-based line at fault, when one is."""
+
+
+class CorpusMismatchError(StcompatError):
+    """Two fingerprints embed different corpora (STC606)."""
+
+    def __init__(self, message: str, expected_sha256: str, actual_sha256: str) -> None:
+        super().__init__("STC606", message)
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+
+
+class RuntimeMissingError(StcompatError):
+    """fingerprint/verify need a package that is not installed (STC604)."""
+
+    def __init__(self, message: str, package: str) -> None:
+        super().__init__("STC604", message)
+        self.package = package
+        """The missing import (e.g. ``numpy``, ``sentence_transformers``)."""
+
+
+class ModelLoadError(StcompatError):
+    """The installed sentence-transformers raised while loading a model (STC605)."""
+
+    def __init__(self, message: str, model: str, error_type: str) -> None:
+        super().__init__("STC605", message)
+        self.model = model
+        """The model folder."""
+        self.error_type = error_type
+        """The exception class the loader raised."""
+
+
+class EnvBuildError(StcompatError):
+    """An isolated environment could not be built (STC701); the message ends with uv's stderr tail."""
+
+    def __init__(self, message: str, key: str | None = None, step: str | None = None) -> None:
+        super().__init__("STC701", message)
+        self.key = key
+        """The environment's spec hash."""
+        self.step = step
+        """The build step that failed (``uv venv``, ``torch install``, ...)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stcompat.errors import InputError
+from stcompat.errors import CorpusError, InputError
 from stcompat.fingerprint.corpus import CorpusEntry, corpus_hash, load_corpus, parse_corpus
 
 
@@ -38,9 +38,10 @@ def test_jsonl_file_keeps_tags_and_prompts(tmp_path):
 
 @pytest.mark.parametrize("content", ['{"text": 1}\n', '{"text": "a"\n', '{"text": "a", "tags": "x"}\n', "\n\n"])
 def test_malformed_corpus_is_stc602(content):
-    with pytest.raises(InputError) as info:
+    with pytest.raises(CorpusError) as info:
         parse_corpus(content, "c.jsonl")
-    assert info.value.code == "STC602"
+    assert info.value.code == "STC602" and info.value.path == "c.jsonl"
+    assert info.value.line == (None if content == "\n\n" else 1)
 
 
 def test_missing_corpus_file_is_stc001(tmp_path):

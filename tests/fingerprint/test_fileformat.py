@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from stcompat.errors import InputError
+from stcompat.errors import FingerprintError
 from stcompat.fingerprint.corpus import Corpus, CorpusEntry
 from stcompat.fingerprint.fileformat import FORMAT, EmbeddingSet, Fingerprint, read_fingerprint, write_fingerprint
 
@@ -47,9 +47,9 @@ def test_float16_storage_states_its_loss(tmp_path):
 def test_not_a_fingerprint_is_stc601(tmp_path):
     bad = tmp_path / "bad.fp"
     bad.write_text("hello")
-    with pytest.raises(InputError) as info:
+    with pytest.raises(FingerprintError) as info:
         read_fingerprint(bad)
-    assert info.value.code == "STC601"
+    assert info.value.code == "STC601" and info.value.path == str(bad)
 
 
 def test_newer_format_is_stc603(tmp_path):
@@ -62,9 +62,9 @@ def test_newer_format_is_stc603(tmp_path):
     with zipfile.ZipFile(path, "w") as zf:
         for name, blob in members.items():
             zf.writestr(name, blob)
-    with pytest.raises(InputError) as info:
+    with pytest.raises(FingerprintError) as info:
         read_fingerprint(path)
-    assert info.value.code == "STC603"
+    assert info.value.code == "STC603" and info.value.path == str(path)
 
 
 def test_edited_corpus_or_truncated_array_is_stc601(tmp_path):
@@ -83,6 +83,6 @@ def test_edited_corpus_or_truncated_array_is_stc601(tmp_path):
         with zipfile.ZipFile(target, "w") as zf:
             for name, blob in m.items():
                 zf.writestr(name, blob)
-        with pytest.raises(InputError) as info:
+        with pytest.raises(FingerprintError) as info:
             read_fingerprint(target)
         assert info.value.code == "STC601", edit

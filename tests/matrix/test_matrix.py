@@ -33,7 +33,7 @@ def test_probe_and_classify_in_this_environment(copy_model):
     (original, lost, failed), _ = _probe(sys.executable, [str(saved), str(edited), str(broken)], timeout=300)
     assert original["error"] is None and original["dimension"] == 16
     assert original["effective"]["truncate_dim"] == 16
-    saved_config = dict(inspect_model(saved).st_config.raw)
+    saved_config = inspect_model(saved).saved_settings
 
     reference = _cell("current", saved, original)
     assert classify(reference, None, saved_config).outcome == "ok"
@@ -73,7 +73,7 @@ def test_real_matrix_current_and_an_older_release(tmp_path, minilm):
     page = (tmp_path / "m.html").read_text()
     assert "No module named &#x27;sentence_transformers.base&#x27;" in page and "data:image/png;base64," in page
 
-    from stcompat.rules.check import check
+    from stcompat.check import check
 
     for cell in document["cells"]:
         target = " ".join(f"{k}=={cell['versions'][k].split('+')[0]}" for k in

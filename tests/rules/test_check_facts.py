@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import fixture_entries, fixture_path
-from stcompat.rules.check import check
+from stcompat.check import check
 
 STACKS = {
     "2.2.2": "sentence-transformers==2.2.2 transformers==4.30.2 tokenizers==0.13.3 huggingface-hub==0.16.4 torch==2.13.0 python==3.11",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from stcompat.rules.check import check
+from stcompat.check import check
 
 TRUTH = json.loads((FIXTURES / "truth.json").read_text())
 LAYERS = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub", "python")

@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InputError
+from ..vocab import StackSource
 from .stack import LAYERS, Stack
 
 
@@ -35,7 +36,7 @@ def current_stack() -> Stack:
     """This interpreter's environment (importlib.metadata; nothing is imported)."""
     versions = _versions()
     versions["python"] = Version(platform.python_version())
-    return Stack(description="current environment", versions=versions)
+    return Stack(description="current environment", source=StackSource.CURRENT, versions=versions)
 
 
 def interpreter_stack(python: str) -> Stack:
@@ -56,4 +57,4 @@ def interpreter_stack(python: str) -> Stack:
         raise InputError("STC004", f"{python} is not a working Python interpreter ({type(exc).__name__})") from None
     versions = _versions([p for p in paths if p])
     versions["python"] = Version(version)
-    return Stack(description=f"--python {python}", versions=versions)
+    return Stack(description=f"--python {python}", source=StackSource.INTERPRETER, versions=versions)

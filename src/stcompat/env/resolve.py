@@ -106,5 +106,5 @@ def complete(stack: Stack, python: str | None = None, timeout: float = 120) -> S
                 continue
     versions.setdefault("python", Version(py))
     ranges = {name: spec for name, spec in stack.ranges.items() if name not in versions}
-    return Stack(description=stack.description, versions=versions, ranges=ranges,
+    return Stack(description=stack.description, source=stack.source, versions=versions, ranges=ranges,
                  pins_added=tuple(added), resolved_by="uv pip compile")

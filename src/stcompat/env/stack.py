@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InputError
+from ..vocab import StackSource
 
 # The layers check reasons about, by canonical distribution name ("python" is the interpreter).
 LAYERS = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub", "safetensors",
@@ -24,6 +25,8 @@ class Stack:
 
     description: str
     """Where it came from, for humans: ``current environment``, the --target text, an interpreter path."""
+    source: StackSource
+    """Where it came from, for code: an installed environment, or specifiers."""
     versions: Mapping[str, Version]
     """Canonical layer name -> exact version, for the layers that are known."""
     ranges: Mapping[str, str] = field(default_factory=dict)
@@ -36,8 +39,7 @@ class Stack:
     @property
     def complete(self) -> bool:
         """Whether an absent layer is known to be absent (an installed env, or a resolver's answer)."""
-        return self.resolved_by is not None or self.description == "current environment" or \
-            self.description.startswith("--python")
+        return self.resolved_by is not None or self.source.installed
 
     def get(self, layer: str) -> Version | None:
         """The exact version of a layer, or None when unknown."""
@@ -88,27 +90,26 @@ def split_target(text: str) -> list[str]:
     return [part for part in text.split() if part]
 
 
-def stack_from_requirements(requirements: list[Requirement], description: str) -> Stack:
+def stack_from_requirements(requirements: list[Requirement], description: str,
+                            source: StackSource = StackSource.TARGET) -> Stack:
     """Pins become versions; ranges are kept for the resolver."""
     versions: dict[str, Version] = {}
     ranges: dict[str, str] = {}
     for requirement in requirements:
         name = canonicalize_name(requirement.name)
-        if name == "python":
-            pass
         exact = _exact(requirement)
         if exact is not None:
             versions[name] = exact
         else:
             ranges[name] = str(requirement.specifier)
-    return Stack(description=description, versions=versions, ranges=ranges)
+    return Stack(description=description, source=source, versions=versions, ranges=ranges)
 
 
 def stack_from_target(text: str) -> Stack:
     """``--target "sentence-transformers==2.2.2 transformers==4.30.2 python==3.11"``."""
     parts = split_target(text)
     if not parts:
-        raise InputError("STC004", "--target is empty")
+        raise InputError("STC004", "--target is empty", text)
     return stack_from_requirements(parse_requirements(parts, "--target"), text)
 
 
@@ -116,5 +117,6 @@ def stack_from_requirements_file(path: str) -> Stack:
     """``-r requirements.txt``: pins and ranges, as pip would read them (options ignored)."""
     file = Path(path)
     if not file.is_file():
-        raise InputError("STC001", f"{path} does not exist")
-    return stack_from_requirements(parse_requirements(file.read_text().splitlines(), path), f"-r {path}")
+        raise InputError("STC001", f"{path} does not exist", path)
+    return stack_from_requirements(parse_requirements(file.read_text().splitlines(), path), f"-r {path}",
+                                   StackSource.REQUIREMENTS_FILE)

@@ -26,7 +26,7 @@ _FALLBACK_PROMPT_ROWS = 16
 
 
 def load_fingerprint(path: str | Path) -> Fingerprint:
-    """Read a fingerprint file (raises InputError STC601/STC603 when it cannot be used)."""
+    """Read a fingerprint file (raises FingerprintError STC601/STC603 when it cannot be used)."""
     return read_fingerprint(path)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import CorpusError, InputError
 
 PROBE_CORPUS = "probe_corpus.jsonl"
 
@@ -61,17 +61,17 @@ def corpus_hash(entries: tuple[CorpusEntry, ...] | list[CorpusEntry]) -> str:
     return digest.hexdigest()
 
 
-def _entry_from_json(obj: object, where: str) -> CorpusEntry:
+def _entry_from_json(obj: object, where: str, source: str, number: int) -> CorpusEntry:
     if isinstance(obj, str):
         return CorpusEntry(obj)
     if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-        raise InputError("STC602", f"{where}: expected a JSON object with a string \"text\" (or a JSON string)")
+        raise CorpusError(f"{where}: expected a JSON object with a string \"text\" (or a JSON string)", source, number)
     tags = obj.get("tags", [])
     prompt = obj.get("prompt")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise InputError("STC602", f"{where}: \"tags\" must be a list of strings")
+        raise CorpusError(f"{where}: \"tags\" must be a list of strings", source, number)
     if prompt is not None and not isinstance(prompt, str):
-        raise InputError("STC602", f"{where}: \"prompt\" must be a string (a prompt name such as \"query\")")
+        raise CorpusError(f"{where}: \"prompt\" must be a string (a prompt name such as \"query\")", source, number)
     return CorpusEntry(obj["text"], tuple(tags), prompt or None)
 
 
@@ -91,12 +91,12 @@ def parse_corpus(content: str, source: str) -> Corpus:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError("STC602", f"{source}:{number}: not valid JSON ({exc.msg})") from None
-            entries.append(_entry_from_json(obj, f"{source}:{number}"))
+                raise CorpusError(f"{source}:{number}: not valid JSON ({exc.msg})", source, number) from None
+            entries.append(_entry_from_json(obj, f"{source}:{number}", source, number))
     else:
         entries = [CorpusEntry(line) for line in lines if line.strip()]
     if not entries:
-        raise InputError("STC602", f"{source}: the corpus holds no text")
+        raise CorpusError(f"{source}: the corpus holds no text", source)
     return Corpus(tuple(entries), source)
 
 
@@ -108,9 +108,9 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
         return corpus
     file = Path(path)
     if not file.is_file():
-        raise InputError("STC001", f"{file}: corpus file not found")
+        raise InputError("STC001", f"{file}: corpus file not found", str(file))
     try:
         content = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InputError("STC602", f"{file}: not UTF-8 text") from None
+        raise CorpusError(f"{file}: not UTF-8 text", str(file)) from None
     return parse_corpus(content, str(file))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, StcompatError
+from ..errors import InputError, ModelLoadError, RuntimeMissingError
 
 PRECISIONS = ("float32", "float16", "bfloat16")
 # Root files that change what the loader builds; module configs and tokenizer files come from the manifest.
@@ -155,14 +155,15 @@ def load_model(path: str | Path, *, device: str = "cpu", precision: str = "float
         import torch
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
-        raise InputError("STC604", f"cannot embed: {exc.name or exc} is not installed "
-                                   "(pip install 'stcompat[runtime]')") from None
+        raise RuntimeMissingError(f"cannot embed: {exc.name or exc} is not installed "
+                                  "(pip install 'stcompat[runtime]')", str(exc.name or exc)) from None
     try:
         st = SentenceTransformer(identity["path"], device=device)
     except Exception as exc:  # any loader failure is one line: the model does not load here
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise StcompatError("STC605", f"{identity['path']}: the installed sentence-transformers cannot load "
-                                      f"the model ({type(exc).__name__}: {first[:300]})") from None
+        raise ModelLoadError(f"{identity['path']}: the installed sentence-transformers cannot load "
+                             f"the model ({type(exc).__name__}: {first[:300]})", identity["path"],
+                             type(exc).__name__) from None
     if precision == "float16":
         st = st.half()
     elif precision == "bfloat16":

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import InputError
+from ..errors import FingerprintError, InputError
 from .corpus import Corpus, CorpusEntry, corpus_hash
 
 if TYPE_CHECKING:  # numpy is imported lazily: `import stcompat` must stay light.
@@ -128,17 +128,17 @@ def write_fingerprint(fp: Fingerprint, path: str | Path) -> Path:
     return target
 
 
-def _bad(path: Path, why: str) -> InputError:
-    return InputError("STC601", f"{path}: {why}")
+def _bad(path: Path, why: str) -> FingerprintError:
+    return FingerprintError("STC601", f"{path}: {why}", str(path))
 
 
 def read_fingerprint(path: str | Path) -> Fingerprint:
-    """Read a fingerprint file. Raises InputError STC601 (unreadable) or STC603 (newer format)."""
+    """Read a fingerprint file. Raises FingerprintError STC601 (unreadable) or STC603 (newer format)."""
     import numpy as np
 
     file = Path(path)
     if not file.is_file():
-        raise InputError("STC001", f"{file}: fingerprint file not found")
+        raise InputError("STC001", f"{file}: fingerprint file not found", str(file))
     try:
         with zipfile.ZipFile(file) as zf:
             header = json.loads(zf.read(_HEADER).decode("utf-8"))
@@ -148,7 +148,8 @@ def read_fingerprint(path: str | Path) -> Fingerprint:
             if not isinstance(fmt, str) or not fmt.startswith(_FORMAT_PREFIX):
                 raise _bad(file, f"not a stcompat fingerprint (format {fmt!r})")
             if fmt != FORMAT:
-                raise InputError("STC603", f"{file}: format {fmt} is not supported by this stcompat (reads {FORMAT})")
+                raise FingerprintError("STC603", f"{file}: format {fmt} is not supported by this stcompat "
+                                       f"(reads {FORMAT})", str(file))
             sets: dict[str, EmbeddingSet] = {}
             for name, spec in header["arrays"].items():
                 dtype = np.dtype(spec["dtype"])
@@ -160,7 +161,7 @@ def read_fingerprint(path: str | Path) -> Fingerprint:
                 if len(rows) != shape[0]:
                     raise _bad(file, f"array {name}: {shape[0]} rows but {len(rows)} row indices")
                 sets[name] = EmbeddingSet(name, rows, values, tuple(spec.get("prompts", ())))
-    except InputError:
+    except FingerprintError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise _bad(file, f"unreadable fingerprint ({type(exc).__name__}: {exc})") from None

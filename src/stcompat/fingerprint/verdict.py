@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..errors import InputError
+from ..errors import CorpusMismatchError
+from ..noise import Thresholds
+from ..vocab import Band
 from .metrics import Metrics, compare_matrices, row_cosines, unit_rows
 
 if TYPE_CHECKING:
@@ -25,29 +27,7 @@ SCHEMA = "stcompat.verify/1"
 # Sets that decide the band: what deployments call (default encode, encode(prompt_name=...)).
 # The ``unprompted`` set (prompt="") is evidence for the diagnosis only.
 _JUDGED = ("main", "prompted")
-BANDS = ("identical", "noise", "drift", "broken")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Where the bands split. Defaults: measured CPU drift across releases is 0 to 2.4e-7."""
-
-    noise_max_abs_diff: float = 1e-5
-    """Noise allows at most this absolute difference (widened by float16 storage's stated loss)."""
-    noise_min_cosine: float = 0.99999
-    """Noise needs every text's cosine at least this."""
-    broken_min_cosine: float = 0.99
-    """Below this cosine for any text the model is broken (pooling, prompt, Dense, dtype bugs)."""
-    broken_min_topk: float = 0.9
-    """Below this top-k neighbour agreement the similarity ranking changed: broken."""
-    broken_min_spearman: float = 0.98
-    """Below this Spearman of pairwise similarities the ranking changed: broken."""
-    norm_tolerance: float = 1e-2
-    """Relative norm change allowed: bfloat16 moves unit norms by ~3e-3; a lost Normalize by far more."""
-    top_k: int = 5
-    """k of the neighbour test."""
-    moved_cosine: float = 0.9999
-    """A text counts as moved (for the diagnosis) below this cosine."""
+BANDS = tuple(band.value for band in Band)
 
 
 @dataclass(frozen=True)
@@ -67,7 +47,7 @@ class Diagnosis:
 class Report:
     """The result of verify or compare (JSON schema ``stcompat.verify/1``)."""
 
-    verdict: str
+    verdict: Band
     """identical, noise, drift or broken."""
     reasons: tuple[str, ...]
     """Which checks decided the band."""
@@ -87,11 +67,13 @@ class Report:
     """What the encoder could not honour (e.g. prompts on an old release)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Timings and the like, set by the caller."""
+    title: str = ""
+    """What was compared with what, for people (not part of the JSON)."""
 
     @property
     def exit_status(self) -> int:
         """0 for identical/noise, 1 for drift/broken."""
-        return 0 if self.verdict in ("identical", "noise") else 1
+        return 0 if self.verdict.acceptable else 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, schema ``stcompat.verify/1``."""
@@ -141,8 +123,9 @@ def judge(expected: "Fingerprint", actual: "Fingerprint", thresholds: Thresholds
     """Compare ``actual`` with ``expected`` (same corpus) and explain the difference."""
     t = thresholds or Thresholds()
     if expected.corpus.sha256 != actual.corpus.sha256:
-        raise InputError("STC606", "the two fingerprints embed different corpora (corpus sha256 "
-                                   f"{expected.corpus.sha256[:12]} vs {actual.corpus.sha256[:12]})")
+        raise CorpusMismatchError("the two fingerprints embed different corpora (corpus sha256 "
+                                  f"{expected.corpus.sha256[:12]} vs {actual.corpus.sha256[:12]})",
+                                  expected.corpus.sha256, actual.corpus.sha256)
     set_metrics: dict[str, Metrics] = {}
     norms_ok = True
     for name in ("main", "prompted", "unprompted"):
@@ -159,7 +142,8 @@ def judge(expected: "Fingerprint", actual: "Fingerprint", thresholds: Thresholds
     diffs = [m.max_abs_diff for m in judged if m.max_abs_diff is not None]
     min_cos = min(cosines) if cosines else None
     max_diff = max(diffs) if diffs else None
-    noise_diff = t.noise_max_abs_diff + expected.storage_max_abs_error + actual.storage_max_abs_error
+    storage_error = expected.storage_max_abs_error + actual.storage_max_abs_error  # float16 files' stated loss
+    noise_diff = t.noise_max_abs_diff + storage_error
 
     reasons: list[str] = []
     if not same_dim:
@@ -174,15 +158,15 @@ def judge(expected: "Fingerprint", actual: "Fingerprint", thresholds: Thresholds
     if main.spearman < t.broken_min_spearman:
         reasons.append(f"Spearman of pairwise similarities {main.spearman:.4f} < {t.broken_min_spearman}")
     if reasons:
-        verdict = "broken"
+        verdict = Band.BROKEN
     elif max_diff == 0.0:
-        verdict = "identical"
+        verdict = Band.IDENTICAL
         reasons.append("every value bit-identical")
-    elif min_cos is not None and max_diff is not None and min_cos >= t.noise_min_cosine and max_diff <= noise_diff:
-        verdict = "noise"
+    elif min_cos is not None and max_diff is not None and t.within_noise(max_diff, min_cos, storage_error):
+        verdict = Band.NOISE
         reasons.append(f"min cosine {min_cos:.8f} >= {t.noise_min_cosine} and max |diff| {max_diff:.3g} <= {noise_diff:.3g}")
     else:
-        verdict = "drift"
+        verdict = Band.DRIFT
         if min_cos is not None and min_cos < t.noise_min_cosine:
             reasons.append(f"min cosine {min_cos:.8f} < {t.noise_min_cosine}")
         if max_diff is not None and max_diff > noise_diff:
@@ -304,11 +288,11 @@ def _diff_dict(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 
 
 def diagnose(expected: "Fingerprint", actual: "Fingerprint", set_metrics: Mapping[str, Metrics], t: Thresholds,
-             verdict: str) -> tuple[Diagnosis, ...]:
+             verdict: Band) -> tuple[Diagnosis, ...]:
     """Causes (from the embeddings, then from what the loader built), then context."""
     main = set_metrics["main"]
     causes: list[Diagnosis] = []
-    if verdict in ("drift", "broken"):
+    if not verdict.acceptable:
         if main.dim_expected != main.dim_actual:
             causes += _diagnose_dimension(expected, actual, main)
         else:
@@ -334,11 +318,11 @@ def diagnose(expected: "Fingerprint", actual: "Fingerprint", set_metrics: Mappin
         if pe.get(key) != pa.get(key):
             text = {"pooling_mode": "pooling", "normalize": "Normalize module"}.get(key, key)
             causes.append(Diagnosis(kind, f"{text}: {pe.get(key)} -> {pa.get(key)} (as built by the loader)",
-                                    cause=verdict in ("drift", "broken")))
+                                    cause=not verdict.acceptable))
     se, sa = dict(expected.settings), dict(actual.settings)
     if se.get("precision") != sa.get("precision"):
         causes.append(Diagnosis("precision", f"encoded in {sa.get('precision')}, fingerprint in {se.get('precision')}: "
-                                             "reduced precision alone moves values by 1e-4 to 1e-2", cause=verdict != "identical"))
+                                             "reduced precision alone moves values by 1e-4 to 1e-2", cause=verdict is not Band.IDENTICAL))
     other = _diff_dict({k: v for k, v in se.items() if k != "precision"}, {k: v for k, v in sa.items() if k != "precision"})
     if other:
         causes.append(Diagnosis("settings", "encode settings differ: " + "; ".join(other), cause=False))
@@ -346,7 +330,7 @@ def diagnose(expected: "Fingerprint", actual: "Fingerprint", set_metrics: Mappin
     changed = sorted(n for n in set(files_e) | set(files_a) if files_e.get(n) != files_a.get(n))
     if changed:
         causes.append(Diagnosis("model_files", "model files differ from the fingerprinted folder: " + ", ".join(changed),
-                                cause=verdict in ("drift", "broken")))
+                                cause=not verdict.acceptable))
     env_e = {"python": expected.environment.get("python"), **(expected.environment.get("packages") or {})}
     env_a = {"python": actual.environment.get("python"), **(actual.environment.get("packages") or {})}
     env_diff = _diff_dict(env_e, env_a)

@@ -30,13 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--prompt-name")
     f.add_argument("--precision", default="float32", choices=("float32", "float16", "bfloat16"))
     args = parser.parse_args(argv)
+    from ..report.verify_report import render_json
     from . import fingerprint, verify
-    from .render import to_json
 
     try:
         if args.command == "verify":
             report = verify(args.model, args.fingerprint, precision=args.precision, progress=False)
-            print(to_json(report))
+            print(render_json(report))
             return report.exit_status
         fp = fingerprint(args.model, args.output, corpus=args.corpus, prompt_name=args.prompt_name,
                          precision=args.precision, progress=False)

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional, Sequence
 
+from ..errors import EnvBuildError
+
 __all__ = [
     "CACHE_ENV_VAR",
     "MARKER_NAME",
@@ -59,10 +61,6 @@ MARKER_NAME = ".stcompat-env.json"
 _FORMAT = 1
 
 LogFn = Callable[[str], None]
-
-
-class EnvBuildError(RuntimeError):
-    """Building an environment failed; the message is one line ending with uv's stderr tail."""
 
 
 # --------------------------------------------------------------------------------------
@@ -315,7 +313,7 @@ def _run(cmd: list[str], step: str, key: str, cwd: Path, log: Optional[LogFn]) -
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise EnvBuildError(
-            f"env {key}: {step} failed (exit {proc.returncode}): {_tail(proc.stderr or proc.stdout)}"
+            f"env {key}: {step} failed (exit {proc.returncode}): {_tail(proc.stderr or proc.stdout)}", key, step
         )
     return proc.stdout
 
@@ -331,7 +329,7 @@ def _torch_expectation(torch: str) -> tuple[str, str]:
     if _is_wheel_path(torch):
         path = Path(torch).resolve()
         if not path.is_file():
-            raise EnvBuildError(f"torch wheel not found: {path}")
+            raise EnvBuildError(f"torch wheel not found: {path}", step="torch install")
         version = path.name.split("-")[1]  # torch-<version>-<tags>.whl
         return f"torch @ {path.as_uri()}", version
     m = re.search(r"==\s*([^\s,;]+)", torch)
@@ -363,7 +361,8 @@ def _build(spec: EnvSpec, tmp: Path, key: str, offline: bool, log: Optional[LogF
     dists = json.loads(_run([py, "-c", _LIST_DISTS], "list packages", key, tmp, None))
     got = dists.get("torch", "")
     if torch_version and got.split("+")[0] != torch_version.split("+")[0]:
-        raise EnvBuildError(f"env {key}: torch was replaced: expected {torch_version}, found {got or 'none'}")
+        raise EnvBuildError(f"env {key}: torch was replaced: expected {torch_version}, found {got or 'none'}",
+                            key, "torch check")
     return dists
 
 

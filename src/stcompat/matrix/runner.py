@@ -19,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..model.folder import Target, targets_for
 from ..model.inspect import read_model
-from ..model.folder import Target
+from ..model.settings import lost_settings
+from ..noise import DEFAULT_THRESHOLDS, Thresholds
+from ..vocab import Verdict
 from . import envs
 
 PROBE = Path(__file__).with_name("probe_script.py")
-NOISE_MAX_ABS = 1e-5
-NOISE_MIN_COSINE = 0.99999
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class Cell:
     """Model folder, absolute."""
     release: str
     """sentence-transformers release, or ``current`` for this interpreter's environment."""
-    outcome: str
-    """``ok``, ``degraded``, ``fails``, or ``env-error`` (the environment could not be built/run)."""
+    outcome: Verdict
+    """ok, degraded, fails, or env-error (the environment could not be built or run); unknown until classified."""
     versions: Mapping[str, str] = field(default_factory=dict)
     """What the environment held (read inside it)."""
     pins: tuple[str, ...] = ()
@@ -96,41 +97,27 @@ def _cosines(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> tupl
     return max_abs, min_cos
 
 
-def _lost_behaviour(saved: Mapping[str, Any], effective: Mapping[str, Any]) -> list[str]:
-    """Saved config_sentence_transformers.json settings the loaded model does not have."""
-    lost = []
-    prompts = saved.get("prompts") or {}
-    if isinstance(prompts, dict) and any(prompts.values()):
-        got = effective.get("prompts") or {}
-        if any(got.get(name) != text for name, text in prompts.items() if text):
-            lost.append("prompts ignored")
-    if saved.get("default_prompt_name") and effective.get("default_prompt_name") != saved["default_prompt_name"]:
-        lost.append("default_prompt_name ignored")
-    if saved.get("similarity_fn_name") not in (None, "cosine") and \
-            effective.get("similarity_fn_name") != saved["similarity_fn_name"]:
-        lost.append(f"similarity_fn_name {saved['similarity_fn_name']!r} ignored")
-    if saved.get("truncate_dim") is not None and effective.get("truncate_dim") != saved["truncate_dim"]:
-        lost.append(f"truncate_dim {saved['truncate_dim']} ignored")
-    return lost
+def classify(cell: Cell, reference: Cell | None, saved: Mapping[str, Any],
+             thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Cell:
+    """The cell with its outcome, differences and reasons filled in.
 
-
-def classify(cell: Cell, reference: Cell | None, saved: Mapping[str, Any]) -> Cell:
-    """The cell with its outcome, differences and reasons filled in."""
-    if cell.outcome == "env-error":
+    ``saved``: the model's behaviour-changing settings (ModelManifest.saved_settings).
+    """
+    if cell.outcome is Verdict.ENV_ERROR:
         return cell
     if cell.error is not None:
         first_line = (str(cell.error.get("message") or "").splitlines() or [""])[0]
-        return replace(cell, outcome="fails", reasons=(f"{cell.error['type']}: {first_line}",))
-    reasons = _lost_behaviour(saved, cell.effective)
+        return replace(cell, outcome=Verdict.FAILS, reasons=(f"{cell.error['type']}: {first_line}",))
+    reasons = lost_settings(saved, cell.effective)
     max_abs = min_cos = None
     if reference is not None and reference.embeddings and cell is not reference:
         if reference.dimension != cell.dimension:
             reasons.append(f"dimension {cell.dimension} vs {reference.dimension} in the reference")
         else:
             max_abs, min_cos = _cosines(cell.embeddings, reference.embeddings)
-            if max_abs > NOISE_MAX_ABS or min_cos < NOISE_MIN_COSINE:
+            if not thresholds.within_noise(max_abs, min_cos):
                 reasons.append(f"embeddings differ beyond noise (max |d| {max_abs:.2e}, min cos {min_cos:.6f})")
-    return replace(cell, outcome="degraded" if reasons else "ok", reasons=tuple(reasons),
+    return replace(cell, outcome=Verdict.DEGRADED if reasons else Verdict.OK, reasons=tuple(reasons),
                    max_abs_diff=max_abs, min_cosine=min_cos)
 
 
@@ -168,22 +155,34 @@ class MatrixResult:
     releases: tuple[str, ...]
     """Releases in column order."""
     models: tuple[str, ...]
-    """Models in row order."""
+    """Model folders in row order."""
     cells: tuple[Cell, ...]
     """Row-major cells, reference cells included when the reference is ``current``."""
     torch: str
     """The torch shared by every environment."""
 
 
-def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequence[str] = (),
+def _targets(models: Sequence[str | Path | Target]) -> list[Target]:
+    """Targets keep their read boundary (a Hugging Face cache snapshot reads through blobs/)."""
+    found: list[Target] = []
+    for model in models:
+        found.extend([model] if isinstance(model, Target) else targets_for(str(model)))
+    return list({str(t.root): t for t in found}.values())
+
+
+def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *, extra: Sequence[str] = (),
                reference: str = "current", jobs: int = 2, offline: bool = False, timeout: float = 600,
                torch: str | None = None, python: str | None = None, cache_dir: Path | None = None,
                batch: bool = False, on_progress: Callable[[str], None] | None = None) -> MatrixResult:
     """Build (or reuse) one environment per release, probe every model in it, classify every cell.
 
+    ``models``: model folders, folders of models, cached repo ids, or Targets from model/folder.py.
+
     ``batch`` probes all models of a release in one process (much faster for many small models;
     a cell is then not isolated from the models loaded before it in that process).
     """
+    targets = _targets(models)
+    models = [str(t.root) for t in targets]
     torch = torch or default_torch()
     python = python or sys.executable
     columns = list(dict.fromkeys(list(releases) + ([reference] if reference not in ("current", *releases) else [])))
@@ -211,7 +210,7 @@ def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequenc
         spec = specs.get(release)
         pins = tuple(spec.requirements + spec.no_deps) if spec else ()
         raw[(model, release)] = Cell(
-            model, release, "pending", versions=result.get("versions", {}), pins=pins, error=result.get("error"),
+            model, release, Verdict.UNKNOWN, versions=result.get("versions", {}), pins=pins, error=result.get("error"),
             warnings=tuple(result.get("warnings", ())), effective=result.get("effective", {}),
             dimension=result.get("dimension"), seconds=round(seconds, 2),
             embeddings=tuple(tuple(row) for row in result.get("embeddings", ())))
@@ -222,10 +221,10 @@ def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequenc
         group, release = task
         interpreter = interpreters[release]
         if isinstance(interpreter, Exception):
-            line = str(interpreter).splitlines()[0]
+            line = (getattr(interpreter, "message", None) or str(interpreter)).splitlines()[0]
             for model in group:
                 spec = specs.get(release)
-                raw[(model, release)] = Cell(model, release, "env-error",
+                raw[(model, release)] = Cell(model, release, Verdict.ENV_ERROR,
                                              pins=tuple(spec.requirements + spec.no_deps) if spec else (),
                                              error={"type": type(interpreter).__name__, "message": line,
                                                     "traceback_tail": []}, reasons=(line,))
@@ -250,10 +249,10 @@ def run_matrix(models: Sequence[str], releases: Sequence[str], *, extra: Sequenc
         list(pool.map(run, tasks))
 
     cells = []
-    for model in models:
-        saved = dict(read_model(Target(Path(model), Path(model))).st_config.raw)
+    for target, model in zip(targets, models):
+        saved = read_model(target).saved_settings  # read within the target's boundary (HF cache: blobs/)
         ref = raw.get((model, reference))
-        ref = ref if ref is not None and ref.error is None and ref.outcome != "env-error" else None
+        ref = ref if ref is not None and ref.error is None and ref.outcome is not Verdict.ENV_ERROR else None
         for release in columns:
             cells.append(classify(raw[(model, release)], ref, saved))
     return MatrixResult(reference, tuple(columns), tuple(models), tuple(cells), torch)

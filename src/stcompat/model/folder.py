@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import InputError
-from ..rules.registry import RULES
-from .manifest import Problem
+from ..errors import InputError, ModelReadError
+from ..findings import Finding
 
 # Files that make a folder a model: ST writes the first two from 2.0 on; a bare transformers
 # folder (config.json + weights) is also loadable by SentenceTransformer (it adds mean pooling).
@@ -26,17 +25,9 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _MAX_JSON_BYTES = 256 * 1024 * 1024  # a tokenizer.json of a large vocabulary is tens of MB
 
 
-class ReadProblem(Exception):
-    """Raised by ModelFolder when a file cannot be read safely; carries the Problem to report."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
-
-
-def problem(code: str, message: str, file: str | None = None, key: str | None = None) -> Problem:
-    """A Problem with the registry's default severity for ``code``."""
-    return Problem(code, RULES[code].severity, message, file, key)
+def problem(code: str, message: str, file: str | None = None, key: str | None = None) -> Finding:
+    """A reading problem with the catalogue's default severity for ``code``."""
+    return Finding(code, message, file, key)
 
 
 MISSING: Any = object()
@@ -63,10 +54,10 @@ class ModelFolder:
         return real == self.boundary or self.boundary in real.parents
 
     def locate(self, rel: str) -> Path:
-        """The absolute path of ``rel``; raises ReadProblem(STC011) when it escapes the boundary."""
+        """The absolute path of ``rel``; raises ModelReadError(STC011) when it escapes the boundary."""
         target = self.root / rel if rel else self.root
         if not self._inside(target):
-            raise ReadProblem(problem(
+            raise ModelReadError(problem(
                 "STC011", f"{rel or '.'} resolves outside the model folder; not followed", rel or "."))
         return target
 
@@ -74,21 +65,21 @@ class ModelFolder:
         """Whether ``rel`` exists inside the boundary (an escaping path counts as absent)."""
         try:
             return self.locate(rel).exists()
-        except ReadProblem:
+        except ModelReadError:
             return False
 
     def is_dir(self, rel: str) -> bool:
         """Whether ``rel`` is a folder inside the boundary."""
         try:
             return self.locate(rel).is_dir()
-        except ReadProblem:
+        except ModelReadError:
             return False
 
     def listdir(self, rel: str = "") -> tuple[str, ...]:
         """Names in folder ``rel``, sorted; empty when it is absent."""
         try:
             target = self.locate(rel)
-        except ReadProblem:
+        except ModelReadError:
             return ()
         if not target.is_dir():
             return ()
@@ -105,7 +96,7 @@ class ModelFolder:
             return handle.read() if length is None else handle.read(length)
 
     def load_json(self, rel: str) -> Any:
-        """Parsed JSON of ``rel``, :data:`MISSING` when absent; ReadProblem(STC010/011) when unusable."""
+        """Parsed JSON of ``rel``, :data:`MISSING` when absent; ModelReadError(STC010/011) when unusable."""
         target = self.locate(rel)
         if not target.is_file():
             return MISSING
@@ -116,7 +107,7 @@ class ModelFolder:
                 return json.loads(handle.read())
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ReadProblem(problem("STC010", f"{rel} is not valid JSON ({detail})", rel)) from None
+            raise ModelReadError(problem("STC010", f"{rel} is not valid JSON ({detail})", rel)) from None
 
     def walk_files(self) -> Iterator[str]:
         """Relative paths of every regular file under the root, without following any symlinked

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Any, Mapping
 
 from ..errors import InputError
-from .folder import ModelFolder, Target, problem, targets_for
-from .manifest import ModelManifest, ModuleEntry, PoolingInfo, Problem, StConfig, TokenizerInfo
+from ..findings import Finding
+from ..vocab import Generation, MergesFormat, ModelKind, Namespace, PoolingSchema, WeightFormat
+from .features import module_feature, pooling_feature
+from .folder import ModelFolder, ModelReadError, Target, problem, targets_for
+from .manifest import ModelManifest, ModuleEntry, PoolingInfo, StConfig, TokenizerInfo, WeightFile
+from .settings import behaviour_settings
 from .st_config import (
     TRANSFORMER_KINDS, is_modular_transformer_config, pooling_info, read_modules, read_st_config,
 )
@@ -15,77 +19,69 @@ from .tokenizer import read_tokenizer
 from .transformer import read_transformer
 from .weights import read_weights
 
-# Feature ids are documented in docs/inspect-schema.md; keep the two in step.
 _SPARSE_KINDS = frozenset({"SpladePooling", "MLMTransformer", "SparseAutoEncoder", "SparseStaticEmbedding"})
 
 
-def _snake(name: str) -> str:
-    """StaticEmbedding -> static_embedding, MLMTransformer -> mlm_transformer."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
-def _generation(modules: tuple[ModuleEntry, ...] | None, pooling: PoolingInfo | None) -> str:
+def _generation(modules: tuple[ModuleEntry, ...] | None, pooling: PoolingInfo | None) -> Generation:
     if modules is None:
-        return "plain-transformers"
-    evidence = set()
+        return Generation.PLAIN_TRANSFORMERS
+    evidence: set[Generation] = set()
     for module in modules:
-        if module.namespace in ("legacy", "modular"):
-            evidence.add(module.namespace)
+        if module.namespace is Namespace.LEGACY:
+            evidence.add(Generation.LEGACY)
+        elif module.namespace is Namespace.MODULAR:
+            evidence.add(Generation.MODULAR)
         if module.kind in TRANSFORMER_KINDS and module.config:
-            evidence.add("modular" if is_modular_transformer_config(module.config) else "legacy")
+            evidence.add(Generation.MODULAR if is_modular_transformer_config(module.config) else Generation.LEGACY)
     if pooling is not None:
-        evidence.add("modular" if pooling.schema == "modular" else "legacy")
+        evidence.add(Generation.MODULAR if pooling.schema is PoolingSchema.MODULAR else Generation.LEGACY)
     if len(evidence) == 2:
-        return "mixed"
-    return evidence.pop() if evidence else "unknown"
+        return Generation.MIXED
+    return evidence.pop() if evidence else Generation.UNKNOWN
 
 
 def _model_kind(st_config: StConfig, modules: tuple[ModuleEntry, ...] | None, hf_config_has_st: bool,
-                architectures: tuple[str, ...]) -> str:
+                architectures: tuple[str, ...]) -> ModelKind:
     written = st_config.get("model_type")
     if isinstance(written, str) and written:
-        return written
+        try:
+            return ModelKind(written)
+        except ValueError:
+            return ModelKind.OTHER
     kinds = {m.kind for m in modules or ()}
     if kinds & _SPARSE_KINDS:
-        return "SparseEncoder"
+        return ModelKind.SPARSE_ENCODER
     # CrossEncoder saves before 5.4 are plain transformers folders: 4.0+ marks config.json with a
     # "sentence_transformers" block; older ones are known by their sequence-classification head.
     if modules is None and (hf_config_has_st or any(a.endswith("ForSequenceClassification") for a in architectures)):
-        return "CrossEncoder"
-    return "SentenceTransformer"
+        return ModelKind.CROSS_ENCODER
+    return ModelKind.SENTENCE_TRANSFORMER
 
 
-def _features(st_config: StConfig, modules: tuple[ModuleEntry, ...], pooling: PoolingInfo | None,
-              tokenizers: tuple[TokenizerInfo, ...], weights, auto_map: bool) -> tuple[str, ...]:
-    found: list[str] = []
-    prompts = st_config.get("prompts")
-    if isinstance(prompts, dict) and any(isinstance(v, str) and v for v in prompts.values()):
-        found.append("prompts")
-    if st_config.get("default_prompt_name"):
-        found.append("default_prompt_name")
-    if st_config.get("similarity_fn_name") not in (None, "cosine"):
-        found.append("similarity_fn_name")
-    if st_config.get("truncate_dim") is not None:
-        found.append("truncate_dim")
+def _features(st_config: StConfig, saved: Mapping[str, Any], modules: tuple[ModuleEntry, ...],
+              pooling: PoolingInfo | None, tokenizers: tuple[TokenizerInfo, ...], weights: tuple[WeightFile, ...],
+              auto_map: bool) -> tuple[str, ...]:
+    """Feature ids (model/features.py) in a stable order."""
+    found: list[str] = list(saved)
     if st_config.get("requirements"):
         found.append("requirements")
     for module in modules:
-        found.append(_snake(module.kind) if module.namespace != "custom" else "custom_module")
+        found.append(module_feature(module.kind) if module.namespace is not Namespace.CUSTOM else "custom_module")
         if module.kwargs:
             found.append("module_kwargs")
         routes = module.config.get("types") if module.kind == "Router" else None
         if isinstance(routes, dict):  # the modules behind each route (router_config.json "types")
-            found.extend(_snake(t.rsplit(".", 1)[-1]) for t in routes.values() if isinstance(t, str))
+            found.extend(module_feature(t.rsplit(".", 1)[-1]) for t in routes.values() if isinstance(t, str))
     if pooling is not None:
-        found.extend(f"pooling_{mode}" for mode in pooling.modes)
+        found.extend(pooling_feature(mode) for mode in pooling.modes)
         if pooling.include_prompt is False:
             found.append("include_prompt_false")
-    if any(t.merges_format == "pairs" for t in tokenizers):
+    if any(t.merges_format is MergesFormat.PAIRS for t in tokenizers):
         found.append("bpe_merges_pairs")
     formats = {w.format for w in weights}
-    if "safetensors" in formats:
+    if WeightFormat.SAFETENSORS in formats:
         found.append("safetensors_weights")
-    if "pickle" in formats:
+    if WeightFormat.PICKLE in formats:
         found.append("pickle_weights")
     if auto_map:
         found.append("remote_code")
@@ -95,14 +91,14 @@ def _features(st_config: StConfig, modules: tuple[ModuleEntry, ...], pooling: Po
 def read_model(target: Target) -> ModelManifest:
     """Read one model folder into a ModelManifest (never raises for content problems)."""
     folder = ModelFolder.open(target.root, target.boundary)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     for link in folder.escaping_links():
         problems.append(problem("STC011", f"symlink {link} points outside the model folder; not followed", link))
     st_config = read_st_config(folder, problems)
     modules = read_modules(folder, problems)
     pipeline = modules or ()
     for module in pipeline:
-        if module.namespace == "custom":
+        if module.namespace is Namespace.CUSTOM:
             problems.append(problem("STC016", f"module {module.name} type {module.type} is code outside "
                                     "sentence_transformers", "modules.json", module.type))
 
@@ -128,8 +124,9 @@ def read_model(target: Target) -> ModelManifest:
         try:
             raw = folder.load_json(transformer.config_file)
             hf_config_has_st = isinstance(raw, dict) and isinstance(raw.get("sentence_transformers"), dict)
-        except Exception:  # already reported by read_transformer
+        except ModelReadError:  # already reported by read_transformer
             pass
+    saved = behaviour_settings(st_config.raw)
     return ModelManifest(
         path=str(folder.root),
         source="hf-cache" if target.repo_id else "folder",
@@ -143,9 +140,10 @@ def read_model(target: Target) -> ModelManifest:
         transformer=transformer,
         tokenizers=tokenizers,
         weights=weights,
-        features=_features(st_config, pipeline, pooling, tokenizers, weights,
+        features=_features(st_config, saved, pipeline, pooling, tokenizers, weights,
                            bool(transformer and transformer.auto_map)),
         problems=tuple(problems),
+        saved_settings=saved,
     )
 
 

@@ -9,23 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..rules.registry import Severity
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong or notable found while reading, with the code that documents it."""
-
-    code: str
-    """A code from rules/registry.py (e.g. ``STC010``)."""
-    severity: Severity
-    """``error`` makes the model unusable; see the registry."""
-    message: str
-    """One line for a human."""
-    file: str | None = None
-    """The file at fault, relative to the model folder."""
-    key: str | None = None
-    """The key inside that file, if one is at fault."""
+from ..findings import Finding
+from ..vocab import Generation, MergesFormat, ModelKind, Namespace, PoolingSchema, Severity, WeightFormat
 
 
 @dataclass(frozen=True)
@@ -63,9 +48,8 @@ class ModuleEntry:
     """The dotted class path as written, e.g. ``sentence_transformers.models.Pooling``."""
     kind: str
     """The class name alone (``Transformer``, ``Pooling``, ...)."""
-    namespace: str
-    """``legacy`` (sentence_transformers.models.*, ST 2.x-5.3), ``modular`` (5.4+ *.modules.* paths),
-    ``other-st`` (another sentence_transformers path) or ``custom`` (code outside sentence_transformers)."""
+    namespace: Namespace
+    """Where the type lives: legacy (ST 2.x-5.3), modular (5.4+), another ST path, or custom code."""
     kwargs: tuple[str, ...]
     """modules.json ``kwargs`` (3.1+): names of forward kwargs routed to this module."""
     config_file: str | None
@@ -82,8 +66,8 @@ class ModuleEntry:
 class PoolingInfo:
     """A Pooling module's settings, whatever schema stored them."""
 
-    schema: str
-    """``legacy-booleans`` (pooling_mode_* flags) or ``modular`` (5.4+ pooling_mode)."""
+    schema: PoolingSchema
+    """Legacy pooling_mode_* flags, or the 5.4+ ``pooling_mode``."""
     modes: tuple[str, ...]
     """Active modes: cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken."""
     dimension: int | None
@@ -129,14 +113,17 @@ class TokenizerInfo:
     """Tokenizer files that exist (tokenizer.json, vocab.txt, merges.txt, ...)."""
     kind: str | None
     """tokenizer.json ``model.type``: WordPiece, BPE, Unigram, WordLevel; None without tokenizer.json."""
-    merges_format: str | None
-    """BPE only: ``strings`` ("a b", every tokenizers release) or ``pairs`` (["a","b"], tokenizers >= 0.20)."""
+    merges_format: MergesFormat | None
+    """BPE only: strings ("a b", every tokenizers release) or pairs (["a","b"], tokenizers >= 0.20)."""
     vocab_size: int | None
     """Entries in the tokenizer.json vocabulary."""
     tokenizer_class: str | None
     """tokenizer_config ``tokenizer_class``."""
     model_max_length: int | None
     """tokenizer_config ``model_max_length`` (absurd sentinel values kept as written)."""
+    merges_error_position: tuple[int, int] | None = None
+    """Pairs-format merges only: (line, column) where a tokenizers release that reads only strings
+    stops and reports "data did not match any variant of untagged enum ModelWrapper"."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +132,8 @@ class WeightFile:
 
     path: str
     """Relative to the model folder."""
-    format: str
-    """``safetensors``, ``pickle`` (a torch.save zip or raw pickle: never opened), ``onnx``, ``openvino``."""
+    format: WeightFormat
+    """safetensors, pickle (a torch.save zip or raw pickle: never opened), onnx, openvino."""
     size: int
     """Bytes on disk."""
     dtypes: tuple[str, ...] = ()
@@ -173,10 +160,9 @@ class ModelManifest:
     """The repo id when resolved from the Hugging Face cache."""
     revision: str | None
     """The cached snapshot's commit hash when resolved from the cache."""
-    generation: str
-    """On-disk layout: ``legacy`` (ST 2.0-5.3), ``modular`` (5.4+), ``mixed``, ``plain-transformers``
-    (no modules.json: ST wraps it in Transformer + mean Pooling), ``unknown``."""
-    model_kind: str
+    generation: Generation
+    """On-disk layout generation."""
+    model_kind: ModelKind
     """SentenceTransformer, CrossEncoder or SparseEncoder (written from 5.0, else inferred)."""
     st_config: StConfig
     """config_sentence_transformers.json."""
@@ -192,8 +178,11 @@ class ModelManifest:
     """Every weights file in the folder tree."""
     features: tuple[str, ...]
     """ST features the model uses (see docs/inspect-schema.md for the list)."""
-    problems: tuple[Problem, ...]
+    problems: tuple[Finding, ...]
     """What was wrong or notable while reading."""
+    saved_settings: Mapping[str, Any] = field(default_factory=dict)
+    """The config_sentence_transformers.json settings that change what the model returns, when set
+    (see model/settings.py): what a loader that ignores them silently loses."""
 
     @property
     def saved_with(self) -> Mapping[str, str] | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from ..rules.registry import Severity
-from .folder import MISSING, ModelFolder, ReadProblem, problem
-from .manifest import ModuleEntry, PoolingInfo, Problem, StConfig
+from ..findings import Finding
+from ..vocab import Namespace, PoolingSchema, Severity
+from .folder import MISSING, ModelFolder, ModelReadError, problem
+from .manifest import ModuleEntry, PoolingInfo, StConfig
 
 CST_FILE = "config_sentence_transformers.json"
 MODULES_FILE = "modules.json"
@@ -49,12 +50,12 @@ LEGACY_POOLING_FLAGS = {
 }
 
 
-def read_st_config(folder: ModelFolder, problems: list[Problem]) -> StConfig:
+def read_st_config(folder: ModelFolder, problems: list[Finding]) -> StConfig:
     """config_sentence_transformers.json; absent before ST 2.0 and in plain transformers folders."""
     try:
         raw = folder.load_json(CST_FILE)
-    except ReadProblem as exc:
-        problems.append(exc.problem)
+    except ModelReadError as exc:
+        problems.append(exc.finding)
         return StConfig(present=True, raw={}, saved_with=None)
     if raw is MISSING:
         return StConfig(present=False, raw={}, saved_with=None)
@@ -70,19 +71,19 @@ def read_st_config(folder: ModelFolder, problems: list[Problem]) -> StConfig:
     return StConfig(present=True, raw=raw, saved_with=saved_with)
 
 
-def namespace_of(type_path: str) -> str:
-    """legacy / modular / other-st / custom, from a modules.json ``type``."""
+def namespace_of(type_path: str) -> Namespace:
+    """Where a modules.json ``type`` lives."""
     if _MODULAR_TYPE.match(type_path):
-        return "modular"
+        return Namespace.MODULAR
     if _LEGACY_TYPE.match(type_path):
-        return "legacy"
+        return Namespace.LEGACY
     if type_path.startswith("sentence_transformers."):
-        return "other-st"
-    return "custom"
+        return Namespace.OTHER_ST
+    return Namespace.CUSTOM
 
 
 def _module_config(folder: ModelFolder, kind: str, path: str,
-                   problems: list[Problem]) -> tuple[str | None, Mapping[str, Any]]:
+                   problems: list[Finding]) -> tuple[str | None, Mapping[str, Any]]:
     """The config file a module's loader would read, and its content."""
     if kind in TRANSFORMER_KINDS:
         candidates: tuple[str, ...] = SBERT_CONFIG_NAMES
@@ -98,8 +99,8 @@ def _module_config(folder: ModelFolder, kind: str, path: str,
         rel = f"{path}/{name}" if path else name
         try:
             data = folder.load_json(rel)
-        except ReadProblem as exc:
-            problems.append(exc.problem)
+        except ModelReadError as exc:
+            problems.append(exc.finding)
             return rel, {}
         if data is MISSING:
             continue
@@ -113,12 +114,12 @@ def _module_config(folder: ModelFolder, kind: str, path: str,
     return None, {}
 
 
-def read_modules(folder: ModelFolder, problems: list[Problem]) -> tuple[ModuleEntry, ...] | None:
+def read_modules(folder: ModelFolder, problems: list[Finding]) -> tuple[ModuleEntry, ...] | None:
     """modules.json and each module's config; None when the file is absent."""
     try:
         raw = folder.load_json(MODULES_FILE)
-    except ReadProblem as exc:
-        problems.append(exc.problem)
+    except ModelReadError as exc:
+        problems.append(exc.finding)
         return ()
     if raw is MISSING:
         return None
@@ -136,7 +137,7 @@ def read_modules(folder: ModelFolder, problems: list[Problem]) -> tuple[ModuleEn
 
 
 def _read_module(folder: ModelFolder, position: int, item: Mapping[str, Any],
-                 problems: list[Problem]) -> ModuleEntry:
+                 problems: list[Finding]) -> ModuleEntry:
     type_path = item["type"]
     kind = type_path.rsplit(".", 1)[-1]
     path = item.get("path", "")
@@ -149,7 +150,7 @@ def _read_module(folder: ModelFolder, position: int, item: Mapping[str, Any],
     try:
         folder.locate(path)
         escapes = False
-    except ReadProblem:
+    except ModelReadError:
         problems.append(problem("STC011", f"module {position} path {path!r} leaves the model folder; "
                                 "not followed", MODULES_FILE, f"[{position}].path"))
         escapes = True
@@ -162,8 +163,8 @@ def _read_module(folder: ModelFolder, position: int, item: Mapping[str, Any],
             files = folder.listdir(path)
     elif not escapes:
         severity = Severity.INFO if kind in FILELESS_KINDS else Severity.WARNING
-        problems.append(Problem("STC012", severity, f"{kind} module folder {path!r} does not exist",
-                                path, None))
+        problems.append(Finding("STC012", f"{kind} module folder {path!r} does not exist", path,
+                                severity=severity))
     return ModuleEntry(
         idx=item.get("idx") if isinstance(item.get("idx"), int) else None,
         name=str(item.get("name", position)),
@@ -184,11 +185,11 @@ def pooling_info(config: Mapping[str, Any]) -> PoolingInfo:
     if "pooling_mode" in config:
         raw = config["pooling_mode"]
         modes = (raw,) if isinstance(raw, str) else tuple(str(m) for m in raw or ())
-        schema = "modular"
+        schema = PoolingSchema.MODULAR
         dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
     else:
         modes = tuple(mode for flag, mode in LEGACY_POOLING_FLAGS.items() if config.get(flag))
-        schema = "legacy-booleans"
+        schema = PoolingSchema.LEGACY_BOOLEANS
         dimension = config.get("word_embedding_dimension", config.get("embedding_dimension"))
     include = config.get("include_prompt")
     return PoolingInfo(

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .folder import MISSING, ModelFolder, ReadProblem, problem
-from .manifest import Problem, TokenizerInfo
+import json
+from json.decoder import scanstring
+
+from ..findings import Finding
+from ..vocab import MergesFormat
+from .folder import MISSING, ModelFolder, ModelReadError, problem
+from .manifest import TokenizerInfo
 
 TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -19,19 +24,62 @@ TOKENIZER_FILES = (
 )
 
 
-def merges_format(merges: Any) -> str | None:
-    """``strings`` or ``pairs`` from the first merge entry; None for no merges."""
+def merges_format(merges: Any) -> MergesFormat | None:
+    """strings or pairs, from the first merge entry; None for no merges."""
     if not isinstance(merges, list) or not merges:
         return None
     first = merges[0]
     if isinstance(first, str):
-        return "strings"
+        return MergesFormat.STRINGS
     if isinstance(first, list):
-        return "pairs"
+        return MergesFormat.PAIRS
     return None
 
 
-def read_tokenizer(folder: ModelFolder, path: str, problems: list[Problem]) -> TokenizerInfo | None:
+_WS = " \t\n\r"
+
+
+def model_value_end(text: str) -> tuple[int, int] | None:
+    """(line, column) where serde_json stands after reading tokenizer.json's ``model`` value.
+
+    Tokenizers releases that read only string merges buffer the whole value before trying each
+    variant of their untagged enum, so their error names the position just past the value's
+    closing brace (1-based line, and the column counted as characters consumed on that line).
+    """
+    decoder = json.JSONDecoder()
+    i = 0
+    n = len(text)
+    while i < n and text[i] in _WS:
+        i += 1
+    if i >= n or text[i] != "{":
+        return None
+    i += 1
+    while i < n:
+        while i < n and text[i] in _WS + ",":
+            i += 1
+        if i >= n or text[i] == "}":
+            return None
+        key, i = scanstring(text, i + 1)
+        while i < n and text[i] in _WS + ":":
+            i += 1
+        _, end = decoder.raw_decode(text, i)
+        if key == "model":
+            line = text.count("\n", 0, end) + 1
+            column = end - (text.rfind("\n", 0, end) + 1)
+            return line, column
+        i = end
+    return None
+
+
+def _merges_error_position(folder: ModelFolder, rel: str) -> tuple[int, int] | None:
+    """Where an old tokenizers release reports the pairs-format merges of ``rel``; None when unknown."""
+    try:
+        return model_value_end(folder.read_bytes(rel).decode("utf-8"))
+    except (ModelReadError, OSError, ValueError):
+        return None
+
+
+def read_tokenizer(folder: ModelFolder, path: str, problems: list[Finding]) -> TokenizerInfo | None:
     """Tokenizer files in folder ``path``; None when there are none."""
     names = set(folder.listdir(path))
     present = tuple(name for name in TOKENIZER_FILES if name in names)
@@ -42,8 +90,8 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Problem]) -> T
     if "tokenizer.json" in names:
         try:
             data = folder.load_json(prefix + "tokenizer.json")
-        except ReadProblem as exc:
-            problems.append(exc.problem)
+        except ModelReadError as exc:
+            problems.append(exc.finding)
             data = MISSING
         model = data.get("model") if isinstance(data, dict) else None
         if isinstance(model, dict):
@@ -61,8 +109,8 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Problem]) -> T
     if "tokenizer_config.json" in names:
         try:
             config = folder.load_json(prefix + "tokenizer_config.json")
-        except ReadProblem as exc:
-            problems.append(exc.problem)
+        except ModelReadError as exc:
+            problems.append(exc.finding)
             config = MISSING
         if isinstance(config, dict):
             if isinstance(config.get("tokenizer_class"), str):
@@ -70,6 +118,7 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Problem]) -> T
             value = config.get("model_max_length")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 model_max_length = int(value) if value < 2**63 else None
+    position = _merges_error_position(folder, prefix + "tokenizer.json") if fmt is MergesFormat.PAIRS else None
     return TokenizerInfo(
         folder=path,
         files=present,
@@ -78,4 +127,5 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Problem]) -> T
         vocab_size=vocab_size,
         tokenizer_class=tokenizer_class,
         model_max_length=model_max_length,
+        merges_error_position=position,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .folder import MISSING, ModelFolder, ReadProblem, problem
-from .manifest import Problem, TransformerInfo
+from ..findings import Finding
+from .folder import MISSING, ModelFolder, ModelReadError, problem
+from .manifest import TransformerInfo
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -13,7 +14,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mapping[str, Any],
-                     problems: list[Problem]) -> TransformerInfo | None:
+                     problems: list[Finding]) -> TransformerInfo | None:
     """The transformer's config.json in ``module_path``; None when there is none.
 
     ``sbert_config`` is the module's sentence_bert_config (legacy: it holds max_seq_length);
@@ -22,8 +23,8 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
     rel = f"{module_path}/config.json" if module_path else "config.json"
     try:
         config = folder.load_json(rel)
-    except ReadProblem as exc:
-        problems.append(exc.problem)
+    except ModelReadError as exc:
+        problems.append(exc.finding)
         return None
     if config is MISSING:
         return None
@@ -40,7 +41,7 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
         tok_rel = f"{module_path}/tokenizer_config.json" if module_path else "tokenizer_config.json"
         try:
             tok_config = folder.load_json(tok_rel)
-        except ReadProblem:
+        except ModelReadError:
             tok_config = MISSING  # reported by the tokenizer reader
         if isinstance(tok_config, dict):
             max_seq_length = _int_or_none(tok_config.get("model_max_length"))

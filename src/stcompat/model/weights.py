@@ -17,8 +17,10 @@ import math
 import struct
 from typing import Any
 
-from .folder import ModelFolder, ReadProblem, problem
-from .manifest import Problem, WeightFile
+from ..findings import Finding
+from ..vocab import WeightFormat
+from .folder import ModelFolder, ModelReadError, problem
+from .manifest import WeightFile
 
 # Bytes per element, from the safetensors spec; unknown dtypes skip the size check.
 DTYPE_BYTES = {
@@ -69,7 +71,7 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
     return header
 
 
-def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Problem]) -> WeightFile:
+def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Finding]) -> WeightFile:
     """A WeightFile from a safetensors header; STC014 when it is unusable."""
     size = folder.size(rel)
     try:
@@ -78,12 +80,12 @@ def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Problem])
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         problems.append(problem("STC014", f"{rel}: {detail}", rel))
-        return WeightFile(rel, "safetensors", size, header_ok=False)
+        return WeightFile(rel, WeightFormat.SAFETENSORS, size, header_ok=False)
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
     metadata = header.get("__metadata__") or {}
     return WeightFile(
         path=rel,
-        format="safetensors",
+        format=WeightFormat.SAFETENSORS,
         size=size,
         dtypes=tuple(sorted({str(t["dtype"]) for t in tensors.values()})),
         tensors=len(tensors),
@@ -93,14 +95,14 @@ def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Problem])
     )
 
 
-def describe_binary(folder: ModelFolder, rel: str, problems: list[Problem]) -> WeightFile | None:
+def describe_binary(folder: ModelFolder, rel: str, problems: list[Finding]) -> WeightFile | None:
     """A pickle/ONNX/OpenVINO file recognised by name and magic bytes; None if not weights."""
     size = folder.size(rel)
     name = rel.rsplit("/", 1)[-1]
     if name.endswith(".onnx"):
-        return WeightFile(rel, "onnx", size)
+        return WeightFile(rel, WeightFormat.ONNX, size)
     if name.startswith("openvino") and name.endswith(".bin"):
-        return WeightFile(rel, "openvino", size)
+        return WeightFile(rel, WeightFormat.OPENVINO, size)
     if not name.endswith(PICKLE_SUFFIXES):
         return None
     magic = folder.read_bytes(rel, 0, 4)
@@ -108,11 +110,11 @@ def describe_binary(folder: ModelFolder, rel: str, problems: list[Problem]) -> W
     # pickle stream starting with the PROTO opcode 0x80.
     if magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80":
         problems.append(problem("STC015", f"{rel} is a pickle; listed, never unpickled", rel))
-        return WeightFile(rel, "pickle", size)
+        return WeightFile(rel, WeightFormat.PICKLE, size)
     return None
 
 
-def read_weights(folder: ModelFolder, files: list[str], problems: list[Problem]) -> tuple[WeightFile, ...]:
+def read_weights(folder: ModelFolder, files: list[str], problems: list[Finding]) -> tuple[WeightFile, ...]:
     """Every weights file among ``files`` (relative paths)."""
     found = []
     for rel in files:
@@ -123,8 +125,8 @@ def read_weights(folder: ModelFolder, files: list[str], problems: list[Problem])
                 described = describe_binary(folder, rel, problems)
                 if described is not None:
                     found.append(described)
-        except ReadProblem as exc:
-            problems.append(exc.problem)
+        except ModelReadError as exc:
+            problems.append(exc.finding)
         except OSError as exc:
             problems.append(problem("STC005", f"{rel}: {exc.strerror or exc}", rel))
     return tuple(found)

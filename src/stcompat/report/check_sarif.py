@@ -8,7 +8,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..rules.engine import CheckResult
-from ..rules.registry import RULES
+from ..codes import RULES
 
 _LEVEL = {"fails": "error", "degraded": "warning", "unknown": "warning", "info": "note"}
 
@@ -24,7 +24,7 @@ def render(results: Sequence[CheckResult]) -> str:
             location = Path(r.model.path) / (f.file or "")
             sarif_results.append({
                 "ruleId": f.code,
-                "level": _LEVEL[f.effect.value],
+                "level": _LEVEL[f.effect],
                 "message": {"text": f"{f.message} (target: {r.target.description}; verdict {r.verdict})"},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": location.as_uri()}}}],
                 "properties": {"effect": f.effect.value, "key": f.key, "target": r.target.description,

@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.console import Console
-
-from . import shown_path
 from rich.table import Table
 from rich.text import Text
 
 from ..rules.engine import CheckResult
+from . import shown_path
+from .console import capture
 
 VERDICT_STYLE = {"ok": "bold green", "degraded": "bold yellow", "fails": "bold red", "unknown": "bold magenta"}
 EFFECT_STYLE = {"fails": "red", "degraded": "yellow", "unknown": "magenta", "info": "dim"}
 
 
-def render(console: Console, results: Sequence[CheckResult]) -> None:
+def render(results: Sequence[CheckResult]) -> str:
     """A summary table, then the findings of every pair that is not plainly ok."""
+    return capture(lambda console: draw(console, results))
+
+
+def draw(console: Console, results: Sequence[CheckResult]) -> None:
+    """Print the summary and the findings."""
     summary = Table(title="stcompat check", title_justify="left")
     for column in ("model", "saved with", "target", "verdict", "predicted error"):
         summary.add_column(column, overflow="fold")
@@ -28,7 +33,7 @@ def render(console: Console, results: Sequence[CheckResult]) -> None:
                         Text(r.verdict, style=VERDICT_STYLE[r.verdict]), error)
     console.print(summary)
     for r in results:
-        shown = [f for f in r.findings]
+        shown = list(r.findings)
         if not shown:
             continue
         console.print(Text(f"\n{shown_path(r.model.path)}  →  {r.target.description}", style="bold"))
@@ -39,7 +44,7 @@ def render(console: Console, results: Sequence[CheckResult]) -> None:
         for f in shown:
             where = f" [{f.file}{'#' + f.key if f.key else ''}]" if f.file else ""
             console.print(Text(f"  {f.effect.value:<8} {f.code} {f.name}: {f.message}{where}",
-                               style=EFFECT_STYLE[f.effect.value]))
+                               style=EFFECT_STYLE[f.effect]))
         if r.fix:
             console.print(Text(f"  fix: pip install {' '.join(repr(x).replace(chr(39), chr(34)) for x in r.fix)}",
                                style="bold"))

@@ -7,11 +7,13 @@ from typing import Any, Sequence
 
 from rich.console import Console
 
-from . import shown_path
 from rich.table import Table
 from rich.text import Text
 
 from ..model.manifest import ModelManifest
+from ..vocab import WeightFormat
+from . import shown_path
+from .console import capture
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
@@ -81,9 +83,9 @@ def render_one(console: Console, m: ModelManifest) -> None:
         facts.add_row(f"tokenizer ({where})", f"{kind}; {', '.join(tok.files)}")
     for w in m.weights:
         detail = w.format
-        if w.format == "safetensors" and w.header_ok:
+        if w.format is WeightFormat.SAFETENSORS and w.header_ok:
             detail += f", {'/'.join(w.dtypes)}, {w.parameters:,} params in {w.tensors} tensors"
-        elif w.format == "safetensors":
+        elif w.format is WeightFormat.SAFETENSORS:
             detail += ", header INVALID"
         facts.add_row(f"weights {w.path}", f"{detail}, {_size(w.size)}")
     console.print(facts)
@@ -92,12 +94,17 @@ def render_one(console: Console, m: ModelManifest) -> None:
     for p in m.problems:
         where = f" ({p.file}{'#' + p.key if p.key else ''})" if p.file else ""
         console.print(Text(f"  {p.severity.value}[{p.code}] {p.message}{where}",
-                           style=_SEVERITY_STYLE[p.severity.value]))
+                           style=_SEVERITY_STYLE[p.severity]))
 
 
-def render(console: Console, manifests: Sequence[ModelManifest]) -> None:
+def draw(console: Console, manifests: Sequence[ModelManifest]) -> None:
     """Print every manifest, a blank line apart."""
     for position, manifest in enumerate(manifests):
         if position:
             console.print()
         render_one(console, manifest)
+
+
+def render(manifests: Sequence[ModelManifest]) -> str:
+    """Every manifest as text."""
+    return capture(lambda console: draw(console, manifests))

@@ -11,7 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..matrix.runner import MatrixResult
+from ..vocab import Verdict
 from . import shown_path
+from .console import capture
 
 SCHEMA = "stcompat.matrix/1"
 STYLE = {"ok": "green", "degraded": "yellow", "fails": "red", "env-error": "dim"}
@@ -33,8 +35,13 @@ def render_json(result: MatrixResult) -> str:
     return json.dumps(to_dict(result), indent=2)
 
 
-def render_table(console: Console, result: MatrixResult) -> None:
+def render_table(result: MatrixResult) -> str:
     """Models x releases, each cell its outcome and the max difference or error type."""
+    return capture(lambda console: draw_table(console, result))
+
+
+def draw_table(console: Console, result: MatrixResult) -> None:
+    """Print the table, each environment's pins and the reasons of every cell that is not ok."""
     table = Table(title=f"stcompat matrix (reference: {result.reference}; torch {result.torch.rsplit('/', 1)[-1]})",
                   title_justify="left")
     table.add_column("model", overflow="fold")
@@ -45,11 +52,11 @@ def render_table(console: Console, result: MatrixResult) -> None:
         texts = []
         for cell in result.cells[row * width:(row + 1) * width]:
             detail = ""
-            if cell.outcome == "fails":
+            if cell.outcome is Verdict.FAILS:
                 detail = "\n" + (cell.error or {}).get("type", "")
             elif cell.max_abs_diff is not None:
                 detail = f"\n{cell.max_abs_diff:.1e}"
-            elif cell.outcome == "degraded":
+            elif cell.outcome is Verdict.DEGRADED:
                 detail = "\n" + cell.reasons[0][:24]
             texts.append(Text(cell.outcome + detail, style=STYLE.get(cell.outcome, "")))
         table.add_row(shown_path(model), *texts)
@@ -59,7 +66,7 @@ def render_table(console: Console, result: MatrixResult) -> None:
         if cell.release not in shown and cell.pins:
             shown.add(cell.release)
             console.print(Text(f"  env ST {cell.release}: {', '.join(cell.pins)}", style="dim"))
-    notes = [c for c in result.cells if c.outcome in ("fails", "degraded", "env-error")]
+    notes = [c for c in result.cells if c.outcome is not Verdict.OK]
     for cell in notes:
         console.print(Text(f"  {shown_path(cell.model)} @ {cell.release}: {cell.outcome}: {'; '.join(cell.reasons)}",
                            style=STYLE.get(cell.outcome, "")))

@@ -1,60 +1,19 @@
-"""What rules produce (Finding) and what they look at (Context)."""
+"""What rules look at (Context), and the load stages that order their findings.
+
+Rules produce :class:`~stcompat.findings.Finding` (re-exported here with the vocabulary they use).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 
 from ..env.stack import Stack
+from ..findings import Finding, PredictedError
 from ..kb.query import Knowledge, StRelease
 from ..model.manifest import ModelManifest
-from .registry import RULES
+from ..vocab import Effect, ModelKind
 
-
-class Effect(str, Enum):
-    """What a finding does to the verdict."""
-
-    FAILS = "fails"
-    DEGRADED = "degraded"
-    UNKNOWN = "unknown"
-    INFO = "info"
-
-
-@dataclass(frozen=True)
-class PredictedError:
-    """The exception the target would raise, as it would print it."""
-
-    type: str
-    """Exception class name, e.g. ``ModuleNotFoundError``."""
-    message: str
-    """Its message, with the model's own values filled in."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule's verdict on one model in one target."""
-
-    code: str
-    """Rule code (rules/registry.py)."""
-    effect: Effect
-    """fails / degraded / unknown / info."""
-    message: str
-    """One line for a human."""
-    file: str | None = None
-    """Evidence: the file (relative to the model folder)."""
-    key: str | None = None
-    """Evidence: the key in that file."""
-    error: PredictedError | None = None
-    """For ``fails``: what the load would raise."""
-    fix: str | None = None
-    """The smallest change that removes this finding (a requirement, or a command)."""
-    order: tuple[int, ...] = field(default=(9,))
-    """Where in the load this happens; the smallest ``fails`` is the error the user sees first."""
-
-    @property
-    def name(self) -> str:
-        """The rule's kebab-case name."""
-        return RULES[self.code].name
+__all__ = ["Context", "Effect", "Finding", "PredictedError", "judged"]
 
 
 # Load stages, in the order sentence-transformers runs them (for ordering predicted errors).
@@ -83,4 +42,10 @@ class Context:
         """Whether the target's SentenceTransformer(path) skips modules.json and the saved settings because
         the folder's saved model_type is another kind (CrossEncoder, SparseEncoder; 5.0+ gate)."""
         saved_kind = self.manifest.st_config.get("model_type")
-        return bool(self.st and self.st.model_type_gate and saved_kind not in (None, "SentenceTransformer"))
+        return bool(self.st and self.st.model_type_gate and saved_kind not in (None, ModelKind.SENTENCE_TRANSFORMER))
+
+
+def judged(code: str, effect: Effect, message: str, file: str | None = None, key: str | None = None,
+           error: PredictedError | None = None, *, fix: str | None = None, order: tuple[int, ...] = (9,)) -> Finding:
+    """A rule's finding: what it does to the verdict first, then the evidence (file, key) and the error."""
+    return Finding(code, message, file, key, effect=effect, error=error, fix=fix, order=order)

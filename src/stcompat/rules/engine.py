@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..env.stack import Stack
 from ..kb.query import Knowledge, knowledge
 from ..model.manifest import ModelManifest
-from .base import Context, Effect, Finding, PredictedError
+from ..vocab import EFFECT_VERDICTS, Layer, MergesFormat, ModelKind, Verdict, WeightFormat
+from .base import Context, Effect, Finding, PredictedError, judged
 from .environment import check_environment
 from .st_config import check_config
 from .st_modules import check_modules
@@ -16,8 +17,18 @@ from .tokenizers import check_tokenizers
 from .transformers import check_transformers
 from .weights import check_weights
 
-LAYER_RULES = (check_environment, check_modules, check_config, check_transformers, check_tokenizers, check_weights)
-ST_LAYER_RULES = (check_modules, check_config)
+RuleFn = Callable[[Context], Iterable[Finding]]
+# One judging function per layer of the stack, in load order.
+LAYER_RULES: dict[Layer, RuleFn] = {
+    Layer.ENVIRONMENT: check_environment,
+    Layer.ST_MODULES: check_modules,
+    Layer.ST_CONFIG: check_config,
+    Layer.TRANSFORMERS: check_transformers,
+    Layer.TOKENIZERS: check_tokenizers,
+    Layer.WEIGHTS: check_weights,
+}
+# The layers a sentence-transformers upgrade addresses (the fix searches releases with these alone).
+ST_LAYERS = (Layer.ST_MODULES, Layer.ST_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -28,8 +39,8 @@ class CheckResult:
     """The model, as inspect read it."""
     target: Stack
     """The target stack (after resolution)."""
-    verdict: str
-    """``ok``, ``degraded``, ``fails`` or ``unknown``."""
+    verdict: Verdict
+    """ok, degraded, fails or unknown."""
     predicted_error: PredictedError | None
     """For ``fails``: the exception the load raises first."""
     findings: tuple[Finding, ...]
@@ -43,56 +54,56 @@ class CheckResult:
 def _coverage(ctx: Context) -> Iterator[Finding]:
     st_version = ctx.stack.get("sentence-transformers")
     if st_version is None:
-        yield Finding("STC901", Effect.UNKNOWN, "the target names no sentence-transformers version "
+        yield judged("STC901", Effect.UNKNOWN, "the target names no sentence-transformers version "
                       f"({ctx.stack.ranges.get('sentence-transformers', 'not given')})")
     elif ctx.st is None:
         newest = ctx.kb.st_newest()
-        yield Finding("STC901", Effect.UNKNOWN, f"sentence-transformers {st_version} is not in the knowledge base "
+        yield judged("STC901", Effect.UNKNOWN, f"sentence-transformers {st_version} is not in the knowledge base "
                       f"(it covers up to {newest.version if newest else 'nothing'})")
     manifest = ctx.manifest
-    if manifest.model_kind != "SentenceTransformer":
-        yield Finding("STC903", Effect.INFO, f"the model is a {manifest.model_kind}: the verdict is what "
+    if manifest.model_kind is not ModelKind.SENTENCE_TRANSFORMER:
+        yield judged("STC903", Effect.INFO, f"the model is a {manifest.model_kind}: the verdict is what "
                       "SentenceTransformer(path) does with it, not the CrossEncoder/SparseEncoder loaders")
     missing = []
     if manifest.transformer is not None and ctx.stack.get("transformers") is None:
         missing.append("transformers")
-    if any(t.merges_format == "pairs" for t in manifest.tokenizers) and ctx.stack.get("tokenizers") is None:
+    if any(t.merges_format is MergesFormat.PAIRS for t in manifest.tokenizers) and ctx.stack.get("tokenizers") is None:
         missing.append("tokenizers")
-    if "pickle_weights" in manifest.features and ctx.stack.get("torch") is None:
+    if any(w.format is WeightFormat.PICKLE for w in manifest.weights) and ctx.stack.get("torch") is None:
         missing.append("torch")
     if missing:
-        yield Finding("STC902", Effect.INFO, f"not checked: {', '.join(missing)} (not pinned, not resolved)")
+        yield judged("STC902", Effect.INFO, f"not checked: {', '.join(missing)} (not pinned, not resolved)")
 
 
 def findings_for(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None,
-                 rules: Iterable = LAYER_RULES, coverage: bool = True) -> list[Finding]:
-    """Every finding of the given rules (and of the coverage checks), sorted in load order."""
+                 layers: Iterable[Layer] = tuple(LAYER_RULES), coverage: bool = True) -> list[Finding]:
+    """Every finding of the given layers' rules (and of the coverage checks), sorted in load order."""
     kb = kb or knowledge()
     st_version = stack.get("sentence-transformers")
     ctx = Context(manifest, stack, kb, kb.st(st_version) if st_version else None)
     found = list(_coverage(ctx)) if coverage else []
-    for rule in rules:
-        found.extend(rule(ctx))
+    for layer in layers:
+        found.extend(LAYER_RULES[layer](ctx))
     return sorted(found, key=lambda f: f.order)
 
 
-def verdict_of(findings: Sequence[Finding]) -> str:
+def verdict_of(findings: Sequence[Finding]) -> Verdict:
     """fails > degraded > unknown > ok: what is known for sure comes first."""
     effects = {f.effect for f in findings}
-    for effect, verdict in ((Effect.FAILS, "fails"), (Effect.DEGRADED, "degraded"), (Effect.UNKNOWN, "unknown")):
+    for effect, verdict in EFFECT_VERDICTS:
         if effect in effects:
             return verdict
-    return "ok"
+    return Verdict.OK
 
 
 def minimal_st_upgrade(manifest: ModelManifest, stack: Stack, kb: Knowledge) -> tuple[str | None, tuple[str, ...]]:
     """The oldest covered sentence-transformers release on which the ST-layer rules find nothing wrong."""
     current = stack.get("sentence-transformers")
     for release in kb.st_releases:
-        if current is not None and release.version < current:
+        if current is not None and release.version <= current:  # the target's own release is no upgrade
             continue
         trial = replace(stack, versions={**stack.versions, "sentence-transformers": release.version})
-        bad = [f for f in findings_for(manifest, trial, kb, ST_LAYER_RULES, coverage=False)
+        bad = [f for f in findings_for(manifest, trial, kb, ST_LAYERS, coverage=False)
                if f.effect in (Effect.FAILS, Effect.DEGRADED, Effect.UNKNOWN)]
         if not bad:
             notes = tuple(f"sentence-transformers {release.version} requires {name}{spec}"
@@ -111,13 +122,13 @@ def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None
     predicted = failing[0].error if failing else None
     fix: list[str] = []
     notes: list[str] = []
-    if any(f.code.startswith("STC1") and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
+    if any(f.layer in ST_LAYERS and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
         upgrade, upgrade_notes = minimal_st_upgrade(manifest, stack, kb)
         if upgrade:
             fix.append(upgrade)
             notes.extend(upgrade_notes)
         else:
-            notes.append("no covered sentence-transformers release loads it as saved: `stcompat convert` it")
+            notes.append("no covered sentence-transformers release loads it as saved")
     for finding in findings:
         if finding.fix and finding.effect is Effect.FAILS and finding.fix not in fix:
             fix.append(finding.fix)

@@ -7,14 +7,14 @@ from typing import Any, Iterator
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from .base import STAGE_ENV, STAGE_REQUIREMENTS, Context, Effect, Finding, PredictedError
+from .base import STAGE_ENV, STAGE_REQUIREMENTS, Context, Effect, Finding, PredictedError, judged
 
 CST = "config_sentence_transformers.json"
 
 
-def _has_prompts(ctx: Context) -> bool:
-    prompts = ctx.manifest.st_config.get("prompts")
-    return isinstance(prompts, dict) and any(isinstance(v, str) and v for v in prompts.values())
+# The saved setting (model/settings.py) each code reports when a release does not apply it.
+# default_prompt_name rides with prompts: a release that ignores prompts has no prompt to default to.
+_IGNORED_CODES = {"prompts": "STC110", "similarity_fn_name": "STC111", "truncate_dim": "STC112"}
 
 
 def check_config(ctx: Context) -> Iterator[Finding]:
@@ -23,35 +23,34 @@ def check_config(ctx: Context) -> Iterator[Finding]:
     if st is None:
         return
     config = ctx.manifest.st_config
+    saved = {key: value for key, value in ctx.manifest.saved_settings.items() if key in _IGNORED_CODES}
     if ctx.loaded_as_other_kind:
         # The folder is loaded as a plain transformer (or converted): the saved settings are not applied.
         kind = config.get("model_type")
-        lost = [("STC110", "prompts", _has_prompts(ctx)),
-                ("STC111", "similarity_fn_name", config.get("similarity_fn_name") not in (None, "cosine")),
-                ("STC112", "truncate_dim", config.get("truncate_dim") is not None)]
-        for code, key, saved in lost:
-            if saved:
-                yield Finding(code, Effect.DEGRADED, f"{key} is not applied: sentence-transformers {st.version} loads "
-                              f"this {kind} folder with SentenceTransformer as a plain transformer", CST, key)
+        for key in saved:
+            yield judged(_IGNORED_CODES[key], Effect.DEGRADED, f"{key} is not applied: sentence-transformers "
+                         f"{st.version} loads this {kind} folder with SentenceTransformer as a plain transformer",
+                         CST, key)
         return
-    if _has_prompts(ctx) and not st.reads_config_key("prompts"):
-        yield Finding("STC110", Effect.DEGRADED,
-                      f"prompts {sorted(config.get('prompts'))} are ignored by sentence-transformers {st.version}",
-                      CST, "prompts")
-    if config.get("similarity_fn_name") not in (None, "cosine") and not st.reads_config_key("similarity_fn_name"):
-        yield Finding("STC111", Effect.DEGRADED,
-                      f"similarity_fn_name {config.get('similarity_fn_name')!r} is ignored by sentence-transformers "
-                      f"{st.version}", CST, "similarity_fn_name")
-    if config.get("truncate_dim") is not None and not st.reads_config_key("truncate_dim"):
-        yield Finding("STC112", Effect.DEGRADED,
-                      f"truncate_dim {config.get('truncate_dim')} is ignored by sentence-transformers {st.version}: "
-                      "embeddings keep their full dimension", CST, "truncate_dim")
+    ignored = {key: value for key, value in saved.items() if not st.reads_config_key(key)}
+    if "prompts" in ignored:
+        yield judged("STC110", Effect.DEGRADED,
+                     f"prompts {sorted(ignored['prompts'])} are ignored by sentence-transformers {st.version}",
+                     CST, "prompts")
+    if "similarity_fn_name" in ignored:
+        yield judged("STC111", Effect.DEGRADED,
+                     f"similarity_fn_name {ignored['similarity_fn_name']!r} is ignored by sentence-transformers "
+                     f"{st.version}", CST, "similarity_fn_name")
+    if "truncate_dim" in ignored:
+        yield judged("STC112", Effect.DEGRADED,
+                     f"truncate_dim {ignored['truncate_dim']} is ignored by sentence-transformers {st.version}: "
+                     "embeddings keep their full dimension", CST, "truncate_dim")
     yield from _requirements(ctx, config.get("requirements"))
     saved = (ctx.manifest.saved_with or {}).get("sentence_transformers")
     if saved:
         warning = st.version_warning(saved)
         if warning:
-            yield Finding("STC115", Effect.INFO, f"logs: {warning}", CST, "__version__.sentence_transformers",
+            yield judged("STC115", Effect.INFO, f"logs: {warning}", CST, "__version__.sentence_transformers",
                           order=(STAGE_ENV,))
 
 
@@ -85,11 +84,11 @@ def _requirements(ctx: Context, raw: Any) -> Iterator[Finding]:
                       for layer, spec, have, why in unmet)
     fix = "pip install -U " + " ".join(f'"{layer}{spec}"' for layer, spec, _, _ in unmet)
     if ctx.st is not None and ctx.st.checks_requirements:
-        yield Finding("STC113", Effect.FAILS, f"declared requirements unmet: {lines.replace(chr(10), ' ')}",
+        yield judged("STC113", Effect.FAILS, f"declared requirements unmet: {lines.replace(chr(10), ' ')}",
                       CST, "requirements",
                       PredictedError("ImportError", f"The model '{ctx.manifest.path}' requires:\n{lines}\n"
                                      f"Install compatible versions with: {fix}"),
                       fix=fix, order=(STAGE_REQUIREMENTS,))
     else:
-        yield Finding("STC114", Effect.INFO, f"declared requirements unmet but not enforced: "
+        yield judged("STC114", Effect.INFO, f"declared requirements unmet but not enforced: "
                       f"{lines.replace(chr(10), ' ')}", CST, "requirements", fix=fix)

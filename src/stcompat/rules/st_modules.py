@@ -6,9 +6,10 @@ import os
 from typing import Any, Iterator, Mapping
 
 from ..model.manifest import ModuleEntry
+from ..vocab import Namespace
 from ..model.st_config import TRANSFORMER_KINDS
 from .base import (
-    STAGE_MODULES, SUB_CONSTRUCT, SUB_IMPORT, SUB_MODULE_WEIGHTS, Context, Effect, Finding, PredictedError,
+    STAGE_MODULES, SUB_CONSTRUCT, SUB_IMPORT, SUB_MODULE_WEIGHTS, Context, Effect, Finding, PredictedError, judged,
 )
 
 
@@ -45,8 +46,8 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
         return
     python = ctx.stack.get("python")
     for position, module in enumerate(ctx.manifest.modules):
-        if module.namespace == "custom":
-            yield Finding("STC104", Effect.UNKNOWN, f"module {module.name} is {module.type}, code outside "
+        if module.namespace is Namespace.CUSTOM:
+            yield judged("STC104", Effect.UNKNOWN, f"module {module.name} is {module.type}, code outside "
                           "sentence_transformers", "modules.json", f"[{position}].type",
                           order=(STAGE_MODULES, position, SUB_IMPORT))
             continue
@@ -55,7 +56,7 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
         for type_path, file, key in _module_types(module):
             resolution = st.resolve_class(type_path)
             if resolution.origin is None:
-                yield Finding(
+                yield judged(
                     "STC101", Effect.FAILS,
                     f"{type_path} cannot be imported by sentence-transformers {st.version}",
                     file, key, PredictedError(resolution.error_type or "ImportError", resolution.error_message or ""),
@@ -76,14 +77,14 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
             rejected_kw = next((k for k in passed if not loader.accepts(k)), None)
             if rejected_kw is None:
                 error = loader.init_raises[0] if loader.init_raises else None
-                yield Finding(
+                yield judged(
                     "STC105", Effect.FAILS if error else Effect.UNKNOWN,
                     f"{loader.class_name} stored at the model folder's root is constructed from the folder path by "
                     f"sentence-transformers {st.version}", "modules.json", f"[{position}].path",
                     PredictedError(*error) if error else None, order=(STAGE_MODULES, position, SUB_CONSTRUCT))
                 continue
             if not root.get("typeerror_fallback"):
-                yield Finding(
+                yield judged(
                     "STC105", Effect.FAILS,
                     f"{loader.class_name} stored at the root is constructed with {rejected_kw!r}, which it does not "
                     f"accept, by sentence-transformers {st.version}", "modules.json", f"[{position}].path",
@@ -98,7 +99,7 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
             continue
         rejected = next((k for k in config if not loader.accepts(k)), None)
         if rejected is not None:
-            yield Finding(
+            yield judged(
                 "STC102", Effect.FAILS,
                 f"{module.config_file} key {rejected!r} is not accepted by {loader.class_name} in "
                 f"sentence-transformers {st.version}",
@@ -111,7 +112,7 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
         if missing and module.kind not in TRANSFORMER_KINDS:
             names = " and ".join(f"'{m}'" for m in missing)
             plural = "s" if len(missing) > 1 else ""
-            yield Finding(
+            yield judged(
                 "STC102", Effect.FAILS,
                 f"{module.config_file or module.path} lacks {names}, required by {loader.class_name} in "
                 f"sentence-transformers {st.version}",
@@ -124,7 +125,7 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
             present = [name for name in module.files if name.endswith((".bin", ".safetensors"))]
             if present and not any(name in present for name in loader.weight_files):
                 wanted = loader.weight_files[-1]
-                yield Finding(
+                yield judged(
                     "STC103", Effect.FAILS,
                     f"{module.path} holds {', '.join(present)}; {loader.class_name} in sentence-transformers "
                     f"{st.version} opens only {', '.join(loader.weight_files)}",

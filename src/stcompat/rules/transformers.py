@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .base import STAGE_MODULES, SUB_TF_CONFIG, Context, Effect, Finding, PredictedError
+from .base import STAGE_MODULES, SUB_TF_CONFIG, Context, Effect, Finding, PredictedError, judged
 from ..model.st_config import TRANSFORMER_KINDS
 
 
@@ -20,7 +20,7 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
         return
     position = transformer_position(ctx)
     if info.auto_map:
-        yield Finding("STC202", Effect.UNKNOWN, f"{info.config_file} auto_map runs code from the model folder",
+        yield judged("STC202", Effect.UNKNOWN, f"{info.config_file} auto_map runs code from the model folder",
                       info.config_file, "auto_map", order=(STAGE_MODULES, position, SUB_TF_CONFIG))
         return
     version = ctx.stack.get("transformers")
@@ -34,7 +34,7 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
         if first:
             major, minor = first.split(".")[:2]
             fix = f'transformers>={major}.{minor}'
-        yield Finding("STC201", Effect.FAILS,
+        yield judged("STC201", Effect.FAILS,
                       f"model_type {info.model_type!r} is unknown to transformers {version}"
                       + (f" (first known in {first})" if first else " (no transformers release knows it)"),
                       info.config_file, "model_type", PredictedError(error_type, message), fix=fix,

@@ -6,7 +6,9 @@ from typing import Iterator
 
 from packaging.version import Version
 
-from .base import STAGE_MODULES, SUB_TF_WEIGHTS, Context, Effect, Finding, PredictedError
+from ..vocab import WeightFormat
+
+from .base import STAGE_MODULES, SUB_TF_WEIGHTS, Context, Effect, Finding, PredictedError, judged
 from .transformers import transformer_position
 
 
@@ -19,15 +21,15 @@ def check_weights(ctx: Context) -> Iterator[Finding]:
     folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
     here = [w for w in ctx.manifest.weights if (w.path.rsplit("/", 1)[0] if "/" in w.path else "") == folder]
     formats = {w.format for w in here}
-    if formats == {"safetensors"}:
+    if formats == {WeightFormat.SAFETENSORS}:
         yield from _safetensors_only(ctx, transformers, folder)
         return
-    if "pickle" not in formats or "safetensors" in formats:
+    if WeightFormat.PICKLE not in formats or WeightFormat.SAFETENSORS in formats:
         return
     floor, message = ctx.kb.torch_load_floor(transformers)
     if floor and Version(torch.base_version) < Version(floor):
-        pickle = next(w.path for w in here if w.format == "pickle")
-        yield Finding("STC401", Effect.FAILS,
+        pickle = next(w.path for w in here if w.format is WeightFormat.PICKLE)
+        yield judged("STC401", Effect.FAILS,
                       f"{pickle} is a pickle and transformers {transformers} refuses torch.load on torch {torch} "
                       f"(< {floor})", pickle, None,
                       PredictedError("ValueError", (message or "").strip()), fix=f"torch>={floor}",
@@ -51,7 +53,7 @@ def _safetensors_only(ctx: Context, transformers: Version, folder: str) -> Itera
     error = ctx.kb.no_weights_error(transformers, path)
     first = ctx.kb.first_transformers_requiring_safetensors()
     fix = f"transformers>={'.'.join(first.split('.')[:2])}" if first else None
-    yield Finding("STC402", Effect.FAILS, f"the transformer's weights are only model.safetensors and {why}",
+    yield judged("STC402", Effect.FAILS, f"the transformer's weights are only model.safetensors and {why}",
                   f"{folder}/model.safetensors".lstrip("/"), None,
                   PredictedError(*error) if error else None, fix=fix,
                   order=(STAGE_MODULES, transformer_position(ctx), SUB_TF_WEIGHTS))

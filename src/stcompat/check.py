@@ -1,15 +1,21 @@
-"""The public `check` API: models x targets -> CheckResults."""
+"""The public `check` verb: read the models, read or resolve the targets, judge every pair.
+
+The orchestrator sits above the pipeline: model/ reads, env/ reads and resolves, rules/ judges
+(pure: manifest x stack x knowledge -> findings). Nothing below imports this module.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
-from ..env.installed import current_stack, interpreter_stack
-from ..env.resolve import complete, needs_resolving
-from ..env.stack import Stack, stack_from_requirements_file, stack_from_target
-from ..model.inspect import inspect_models
-from .engine import CheckResult, check_one
+from .env.installed import current_stack, interpreter_stack
+from .env.resolve import complete, needs_resolving
+from .env.stack import Stack, stack_from_requirements_file, stack_from_target
+from .model.inspect import inspect_models
+from .rules.engine import CheckResult, check_one
+
+__all__ = ["CheckResult", "build_targets", "check"]
 
 
 def build_targets(targets: Sequence[str] = (), requirements: Sequence[str] = (), pythons: Sequence[str] = (),
@@ -21,8 +27,8 @@ def build_targets(targets: Sequence[str] = (), requirements: Sequence[str] = (),
     if not stacks:
         return [current_stack()]
     if resolve:
-        stacks = [complete(s) if needs_resolving(s) and s.description != "current environment"
-                  and not s.description.startswith("--python") else s for s in stacks]
+        # An installed environment is what it is; only specified targets are completed.
+        stacks = [complete(s) if needs_resolving(s) and not s.source.installed else s for s in stacks]
     return stacks
 
 

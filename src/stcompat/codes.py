@@ -1,23 +1,19 @@
 """Every code stcompat can print, documented in one place (like a linter's rule list).
 
-``STC0xx`` codes come from *reading*: the input itself is missing, malformed or unsafe.
-Later layers add their own ranges (STC1xx sentence-transformers, STC2xx transformers,
-STC3xx tokenizers, STC4xx weights and torch, STC5xx security). ``docs/rules.md`` is generated
-from this module (``python tools/gen_docs.py``); a test keeps the two in step.
+The base vocabulary below every stage: the reader (model/) takes its problem codes from here and
+the judge (rules/) its finding codes, so neither imports the other. Code ranges are for people
+(``STC0xx`` reading the input, STC1xx sentence-transformers, STC2xx transformers, STC3xx
+tokenizers, STC4xx weights and torch, STC6xx fingerprints, STC7xx environments, STC9xx coverage);
+code never reasons from the digits: a rule's ``layer`` says which part of the stack it is about.
+``docs/rules.md`` is generated from this module (``python tools/gen_docs.py``); a test keeps the two
+in step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
-
-class Severity(str, Enum):
-    """How bad a finding is. ``error`` makes the input unusable (exit status 2 for inspect)."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
+from .vocab import Effect, Layer, Severity
 
 
 @dataclass(frozen=True)
@@ -36,8 +32,10 @@ class Rule:
     """Why it matters to someone deploying the model."""
     fix: str
     """What to do about it."""
-    effect: str = ""
-    """For check findings: what it does to the verdict (``fails``, ``degraded``, ``unknown``, ``info``)."""
+    layer: Layer
+    """The layer of the stack it is about: which fix addresses it (never read from the code's digits)."""
+    effect: Effect | None = None
+    """For check findings: what it does to the verdict; None for codes check never emits."""
 
 
 _RULES: tuple[Rule, ...] = (
@@ -46,6 +44,7 @@ _RULES: tuple[Rule, ...] = (
         "A path given on the command line does not exist and is not a repo id in the local Hugging Face cache.",
         "Nothing can be read.",
         "Check the spelling; for a hub model, download it first (the cache is read offline).",
+        Layer.INPUT,
     ),
     Rule(
         "STC002", "no-model-found", Severity.ERROR,
@@ -53,24 +52,28 @@ _RULES: tuple[Rule, ...] = (
         "weights, in it or in any folder below it.",
         "A Sentence Transformers loader would fall back to downloading a model of that name, or fail.",
         "Point at the folder that holds modules.json (or a folder of such folders).",
+        Layer.INPUT,
     ),
     Rule(
         "STC003", "not-in-hf-cache", Severity.ERROR,
         "A repo id was given but the local Hugging Face cache has no snapshot of it.",
         "stcompat reads the cache offline and never downloads.",
         "Run `hf download REPO` (or load it once) on a machine with access, or pass --cache-dir.",
+        Layer.INPUT,
     ),
     Rule(
         "STC004", "bad-argument", Severity.ERROR,
         "An option or argument has a value stcompat cannot use.",
         "The command cannot run as asked.",
         "See `stcompat COMMAND --help`.",
+        Layer.INPUT,
     ),
     Rule(
         "STC005", "file-unreadable", Severity.ERROR,
         "A file or folder of the model exists but cannot be read (permissions, I/O error).",
         "Loaders fail on the same file.",
         "Fix the file's permissions or restore it.",
+        Layer.INPUT,
     ),
     Rule(
         "STC010", "malformed-json", Severity.ERROR,
@@ -78,12 +81,14 @@ _RULES: tuple[Rule, ...] = (
         "(e.g. modules.json not a list of objects).",
         "Every loader reads these files with json.load; the model cannot load anywhere.",
         "Restore the file from the original save (re-download, or save the model again).",
+        Layer.INPUT,
     ),
     Rule(
         "STC011", "path-escapes-folder", Severity.WARNING,
         "A path in modules.json, or a symlink inside the folder, points outside the model folder.",
         "Loaders follow it and read files the model does not own; stcompat reports it and does not follow it.",
         "Copy the files into the model folder and use relative paths inside it.",
+        Layer.INPUT,
     ),
     Rule(
         "STC012", "module-folder-missing", Severity.WARNING,
@@ -91,18 +96,21 @@ _RULES: tuple[Rule, ...] = (
         "Modules that store weights or a config (Pooling, Dense, ...) fail to load without it; "
         "Normalize needs no files, so its missing folder is harmless (all-MiniLM-L6-v2 ships that way).",
         "Restore the folder from the original save.",
+        Layer.INPUT,
     ),
     Rule(
         "STC013", "module-config-missing", Severity.WARNING,
         "A module's folder exists but its config file (e.g. 1_Pooling/config.json) is absent.",
         "The module is built with defaults or fails to load, depending on the release.",
         "Restore the config file from the original save.",
+        Layer.INPUT,
     ),
     Rule(
         "STC014", "safetensors-header-invalid", Severity.ERROR,
         "A .safetensors file's header cannot be parsed, or its tensor offsets do not match the file size.",
         "safetensors refuses the file (truncated download or corrupted copy).",
         "Re-download or re-save the weights.",
+        Layer.INPUT,
     ),
     Rule(
         "STC015", "pickle-weights", Severity.INFO,
@@ -110,6 +118,7 @@ _RULES: tuple[Rule, ...] = (
         "Loading a pickle runs code; recent transformers refuse torch.load on torch < 2.6 (CVE-2025-32434). "
         "stcompat never unpickles: it only lists the file and its magic bytes.",
         "Convert to safetensors (save the model again with a release that writes model.safetensors).",
+        Layer.INPUT,
     ),
     Rule(
         "STC016", "remote-code", Severity.WARNING,
@@ -117,12 +126,14 @@ _RULES: tuple[Rule, ...] = (
         "loading runs Python code shipped with the model.",
         "That code is not part of any release stcompat knows, and needs trust_remote_code=True.",
         "Review the code before trusting it; prefer a model whose architecture ships with transformers.",
+        Layer.INPUT,
     ),
     Rule(
         "STC017", "tokenizer-unreadable", Severity.WARNING,
         "tokenizer.json exists but has no recognisable `model` section.",
         "The fast tokenizer cannot be built from it.",
         "Re-save the tokenizer with a current tokenizers release.",
+        Layer.INPUT,
     ),
     Rule(
         "STC601", "fingerprint-unreadable", Severity.ERROR,
@@ -130,12 +141,14 @@ _RULES: tuple[Rule, ...] = (
         "or its corpus does not match its stored hash.",
         "verify and compare have nothing trustworthy to compare against.",
         "Write the fingerprint again with `stcompat fingerprint MODEL -o FILE` in the reference environment.",
+        Layer.FINGERPRINT,
     ),
     Rule(
         "STC602", "corpus-malformed", Severity.ERROR,
         "A --corpus file is empty, not UTF-8, or a JSON line is not an object with a string \"text\".",
         "The probe texts cannot be read.",
         "Give one text a line, or JSON lines such as {\"text\": \"...\", \"tags\": [\"long\"], \"prompt\": \"query\"}.",
+        Layer.FINGERPRINT,
     ),
     Rule(
         "STC603", "fingerprint-format-unsupported", Severity.ERROR,
@@ -143,24 +156,28 @@ _RULES: tuple[Rule, ...] = (
         "(see docs/fingerprint-format.md).",
         "Reading it anyway could compare the wrong numbers.",
         "Upgrade stcompat, or fingerprint again with the installed one.",
+        Layer.FINGERPRINT,
     ),
     Rule(
         "STC604", "runtime-missing", Severity.ERROR,
         "fingerprint or verify needs numpy and sentence-transformers, and one is not installed.",
         "Embeddings cannot be computed in this environment.",
         "pip install 'stcompat[runtime]' (install torch first), or use `compare` on two fingerprint files.",
+        Layer.FINGERPRINT,
     ),
     Rule(
         "STC605", "model-load-failed", Severity.ERROR,
         "The installed sentence-transformers raised an error while loading the model.",
         "The model cannot serve in this environment at all, which is worse than any drift.",
         "Run `stcompat inspect MODEL` for the cause; pin the release the model was saved with.",
+        Layer.FINGERPRINT,
     ),
     Rule(
         "STC606", "corpus-mismatch", Severity.ERROR,
         "Two fingerprints given to compare embed different corpora.",
         "Embeddings of different texts cannot be compared.",
         "Fingerprint both sides with the same --corpus (or both with the built-in probe corpus).",
+        Layer.FINGERPRINT,
     ),
     # ---- check: sentence-transformers modules (STC1xx) -------------------------------------
     Rule(
@@ -169,8 +186,8 @@ _RULES: tuple[Rule, ...] = (
         "sentence-transformers: its module path does not exist there, or does not define the class.",
         "Loading raises ModuleNotFoundError / ImportError before anything else happens. Typical: a 5.4+ save "
         "(sentence_transformers.base.modules.*) on <= 5.3; StaticEmbedding (3.2+) or Router (5.0+) on older releases.",
-        "Upgrade sentence-transformers to the release check names, or `stcompat convert` the folder.",
-        "fails",
+        "Upgrade sentence-transformers to the release check names.",
+        Layer.ST_MODULES, Effect.FAILS,
     ),
     Rule(
         "STC102", "module-config-rejected", Severity.ERROR,
@@ -179,7 +196,7 @@ _RULES: tuple[Rule, ...] = (
         "Loading raises TypeError: e.g. `Pooling.__init__() got an unexpected keyword argument 'include_prompt'` "
         "(a 2.4+ save on 2.3).",
         "Upgrade sentence-transformers to the release check names.",
-        "fails",
+        Layer.ST_MODULES, Effect.FAILS,
     ),
     Rule(
         "STC103", "module-weights-unreadable", Severity.ERROR,
@@ -187,14 +204,14 @@ _RULES: tuple[Rule, ...] = (
         "(e.g. 2_Dense/model.safetensors, written from 3.0.1, read by Dense <= 3.0.0 only as pytorch_model.bin).",
         "Loading raises FileNotFoundError.",
         "Upgrade sentence-transformers, or convert the module's weights to the format the target reads.",
-        "fails",
+        Layer.ST_MODULES, Effect.FAILS,
     ),
     Rule(
         "STC104", "custom-module", Severity.WARNING,
         "A module type lives outside sentence_transformers: its behaviour depends on code stcompat does not know.",
         "Whether it loads depends on that package being installed (and on trust_remote_code from ST 6.0).",
         "Install the package that provides it, and review its code; check cannot predict it.",
-        "unknown",
+        Layer.ST_MODULES, Effect.UNKNOWN,
     ),
     # ---- check: config_sentence_transformers.json (STC11x) ---------------------------------
     Rule(
@@ -204,8 +221,8 @@ _RULES: tuple[Rule, ...] = (
         "module_class(model_path, cache_dir=..., **kwargs) instead of calling its loader.",
         "The constructor receives a folder path where it expects a tokenizer or weights, and raises "
         "(e.g. `ValueError: The tokenizer must be fast ...`).",
-        "Upgrade sentence-transformers, or move the module into a subfolder (`stcompat convert`).",
-        "fails",
+        "Upgrade sentence-transformers to the release check names.",
+        Layer.ST_MODULES, Effect.FAILS,
     ),
     Rule(
         "STC110", "prompts-ignored", Severity.WARNING,
@@ -213,7 +230,7 @@ _RULES: tuple[Rule, ...] = (
         "The model loads, but texts are embedded without their prompt: embeddings differ silently "
         "(min cosine 0.93 measured on a tiny model).",
         "Upgrade sentence-transformers, or prepend the prompt to the texts yourself.",
-        "degraded",
+        Layer.ST_CONFIG, Effect.DEGRADED,
     ),
     Rule(
         "STC111", "similarity-fn-ignored", Severity.WARNING,
@@ -221,7 +238,7 @@ _RULES: tuple[Rule, ...] = (
         "read it (< 3.0).",
         "`model.similarity` does not exist or scores with cosine instead of the saved function; rankings can change.",
         "Upgrade sentence-transformers, or compute the saved similarity yourself.",
-        "degraded",
+        Layer.ST_CONFIG, Effect.DEGRADED,
     ),
     Rule(
         "STC112", "truncate-dim-ignored", Severity.WARNING,
@@ -229,7 +246,7 @@ _RULES: tuple[Rule, ...] = (
         "The model loads but returns full-size embeddings: the dimension changes silently and no longer "
         "matches an index built with the saved model.",
         "Upgrade sentence-transformers, or pass truncate_dim= when loading.",
-        "degraded",
+        Layer.ST_CONFIG, Effect.DEGRADED,
     ),
     Rule(
         "STC113", "requirements-unmet", Severity.ERROR,
@@ -237,7 +254,7 @@ _RULES: tuple[Rule, ...] = (
         "enforces them (6.0+).",
         "Loading raises ImportError listing the unmet requirements.",
         "Install versions that satisfy the model's requirements.",
-        "fails",
+        Layer.ST_CONFIG, Effect.FAILS,
     ),
     Rule(
         "STC114", "requirements-not-enforced", Severity.INFO,
@@ -245,14 +262,14 @@ _RULES: tuple[Rule, ...] = (
         "read them (< 6.0).",
         "The model's author says it needs those versions; the load will not tell you.",
         "Install versions that satisfy the model's requirements.",
-        "info",
+        Layer.ST_CONFIG, Effect.INFO,
     ),
     Rule(
         "STC115", "newer-save-warning", Severity.INFO,
         "The model was saved by a newer sentence-transformers than the target; the target logs its version warning.",
         "This warning is the only message users see before a failure or a silent change.",
         "Prefer upgrading the framework to the saving release.",
-        "info",
+        Layer.ST_CONFIG, Effect.INFO,
     ),
     # ---- check: transformers (STC2xx) ---------------------------------------------------------
     Rule(
@@ -261,28 +278,28 @@ _RULES: tuple[Rule, ...] = (
         "no longer exports (ST <= 2.2 imports cached_download, removed in huggingface_hub 0.26).",
         "`import sentence_transformers` raises ImportError: nothing loads, whatever the model.",
         "Pin huggingface-hub below the release that removed the name, or upgrade sentence-transformers.",
-        "fails",
+        Layer.ENVIRONMENT, Effect.FAILS,
     ),
     Rule(
         "STC121", "stack-contradicts-requires-dist", Severity.INFO,
         "The target stack has a dependency version outside the target sentence-transformers' Requires-Dist.",
         "pip would not install that combination; predictions for it rest on an environment nobody gets by installing.",
         "Use versions inside the published ranges.",
-        "info",
+        Layer.ENVIRONMENT, Effect.INFO,
     ),
     Rule(
         "STC201", "model-type-unknown", Severity.ERROR,
         "config.json's model_type is not known to the target transformers release.",
         "AutoConfig raises ValueError (\"...does not recognize this architecture...\").",
         "Upgrade transformers to the first release that knows the model_type.",
-        "fails",
+        Layer.TRANSFORMERS, Effect.FAILS,
     ),
     Rule(
         "STC202", "remote-code-model", Severity.WARNING,
         "config.json maps Auto classes to Python files in the model folder (auto_map).",
         "The load runs that code (trust_remote_code=True) and its behaviour is outside what check knows.",
         "Review the code; prefer an architecture that ships with transformers.",
-        "unknown",
+        Layer.TRANSFORMERS, Effect.UNKNOWN,
     ),
     # ---- check: tokenizers (STC3xx) -------------------------------------------------------------
     Rule(
@@ -291,8 +308,8 @@ _RULES: tuple[Rule, ...] = (
         "target tokenizers release reads only \"a b\" strings.",
         "Loading the tokenizer raises `Exception: data did not match any variant of untagged enum ModelWrapper "
         "at line L column C`.",
-        "Upgrade tokenizers (and a transformers that allows it), or `stcompat convert` the merges to strings.",
-        "fails",
+        "Upgrade tokenizers (and a transformers that allows it) to the release check names.",
+        Layer.TOKENIZERS, Effect.FAILS,
     ),
     # ---- check: weights and torch (STC4xx) ------------------------------------------------------
     Rule(
@@ -301,7 +318,7 @@ _RULES: tuple[Rule, ...] = (
         "refuses torch.load on the target torch (CVE-2025-32434).",
         "Loading raises ValueError asking to upgrade torch.",
         "Upgrade torch to the version named, or convert the weights to safetensors.",
-        "fails",
+        Layer.WEIGHTS, Effect.FAILS,
     ),
     Rule(
         "STC402", "safetensors-unreadable", Severity.ERROR,
@@ -309,7 +326,16 @@ _RULES: tuple[Rule, ...] = (
         "transformers predates safetensors support, or the safetensors package is not installed.",
         "transformers raises OSError: Error no file named pytorch_model.bin ... found in directory ...",
         "Upgrade transformers (4.30+ requires safetensors), or install safetensors.",
-        "fails",
+        Layer.WEIGHTS, Effect.FAILS,
+    ),
+    # ---- matrix: environments (STC7xx) ---------------------------------------------------------
+    Rule(
+        "STC701", "env-build-failed", Severity.ERROR,
+        "An isolated environment for a release could not be built (the resolver found no solution, a package "
+        "could not be downloaded, or the shared torch was replaced).",
+        "Nothing can be observed in that environment; matrix reports its cells as env-error.",
+        "Read the resolver's message; pin the layer it names with --with, or run with network access.",
+        Layer.MATRIX,
     ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
     Rule(
@@ -317,7 +343,7 @@ _RULES: tuple[Rule, ...] = (
         "The target sentence-transformers release is not in the knowledge base (or none was given).",
         "check cannot predict what that release does.",
         "Rebuild the knowledge (python tools/build_kb.py) or target a covered release (`stcompat kb`).",
-        "unknown",
+        Layer.COVERAGE, Effect.UNKNOWN,
     ),
     Rule(
         "STC903", "other-model-kind", Severity.INFO,
@@ -326,7 +352,7 @@ _RULES: tuple[Rule, ...] = (
         "(from 5.0 such a folder is loaded as a plain transformer, its modules.json and settings unused).",
         "Its own loader (CrossEncoder / SparseEncoder) differs; check does not model it yet.",
         "Load it with its own class; prove that class's behaviour with your own tests.",
-        "info",
+        Layer.COVERAGE, Effect.INFO,
     ),
     Rule(
         "STC902", "layer-not-checked", Severity.INFO,
@@ -334,7 +360,7 @@ _RULES: tuple[Rule, ...] = (
         "so the rules about it were not evaluated.",
         "A failure in that layer would go unpredicted.",
         "Pin the layer in --target, or let check resolve it (needs the package registry).",
-        "info",
+        Layer.COVERAGE, Effect.INFO,
     ),
 )
 

@@ -1,16 +1,23 @@
-"""Show a verify/compare Report: a rich table for people, JSON (``stcompat.verify/1``) for machines."""
+"""Show a verify/compare Report: a rich table for people, JSON (``stcompat.verify/1``) for machines.
+
+The JSON form needs the standard library alone: fingerprint/verify_cli.py prints it inside
+environments that have no rich.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .verdict import Report
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..fingerprint.verdict import Report
 
 _STYLE = {"identical": "bold green", "noise": "green", "drift": "yellow", "broken": "bold red"}
 
 
-def to_json(report: Report) -> str:
+def render_json(report: "Report") -> str:
     """The report as indented JSON."""
     return json.dumps(report.as_dict(), indent=1, ensure_ascii=False, default=str)
 
@@ -28,10 +35,18 @@ def _cos(value: float | None) -> str:
     return f"{value:.8f}"
 
 
-def render_table(console: Any, report: Report, title: str) -> None:
+def render_table(report: "Report") -> str:
+    """The verdict, the metrics of each set, the diagnosis and the notes."""
+    from .console import capture
+
+    return capture(lambda console: draw_table(console, report))
+
+
+def draw_table(console: "Console", report: "Report") -> None:
     """Print the verdict, the metrics of each set, the diagnosis and the notes."""
     from rich.table import Table
 
+    title = report.title
     style = _STYLE[report.verdict]
     console.print(f"[{style}]{report.verdict.upper()}[/]  {title}")
     console.print("  " + "; ".join(report.reasons))

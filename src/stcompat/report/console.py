@@ -1,0 +1,27 @@
+"""The rich console human formats draw on, captured into text so every renderer returns a string."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def make_console(stderr: bool = False) -> "Console":
+    """A console for this terminal, or 120 columns wide when output is not a terminal."""
+    # rich is imported on first use: `stcompat --help` and JSON output stay light.
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=120)
+    return console
+
+
+def capture(draw: Callable[["Console"], None]) -> str:
+    """What ``draw`` prints, as text (styled with ANSI codes when writing to a terminal)."""
+    console = make_console()
+    with console.capture() as captured:
+        draw(console)
+    return captured.get()
