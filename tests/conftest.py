@@ -24,6 +24,22 @@ def fixture_entries() -> list[dict]:
     return fixture_manifest()["fixtures"]
 
 
+def truth_stacks() -> dict[str, str]:
+    """The environment each release really ran in when tools/make_truth.py loaded every fixture
+    (tests/fixtures/truth.json), as a --target text: measured stacks, not typed ones."""
+    truth = json.loads((FIXTURES / "truth.json").read_text())
+    stacks: dict[str, str] = {}
+    for cell in truth["cells"]:
+        versions = cell["versions"]
+        release = versions.get("sentence-transformers")
+        if release and release not in stacks:
+            pins = [f"{layer}=={versions[layer].split('+')[0]}" for layer in
+                    ("sentence-transformers", "transformers", "tokenizers", "huggingface-hub", "torch") if layer in versions]
+            python = ".".join(versions["python"].split(".")[:2]) if "python" in versions else None
+            stacks[release] = " ".join(pins + ([f"python=={python}"] if python else []))
+    return stacks
+
+
 def fixture_path(release: str, variant: str) -> Path:
     """Folder of one fixture, e.g. fixture_path("2.2.2", "bert_plain")."""
     return FIXTURES / f"st{release}" / variant

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import fixture_path
+from conftest import fixture_path, truth_stacks
 
-from test_check_facts import STACKS
+STACKS = truth_stacks()
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -28,7 +28,7 @@ def test_json_schema_and_exit_1_for_fails():
     assert first["predicted_error"] == {"type": "ModuleNotFoundError",
                                         "message": "No module named 'sentence_transformers.base'"}
     assert {"code", "effect", "file", "key", "message"} <= set(first["findings"][0])
-    assert first["fix"][0] == "sentence-transformers>=5.4.0"
+    assert first["fix"] == ["sentence-transformers>=5.4.0"]
 
 
 def test_exit_codes_ok_degraded_and_fail_on(minilm):
