@@ -144,10 +144,11 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 @click.option("--plot", "plot_path", metavar="FILE", help="Write a heatmap PNG.")
 @click.option("--html", "html_path", metavar="FILE", help="Write a self-contained HTML report.")
 @click.option("--batch", is_flag=True, help="One process per release for all models (fast; cells not isolated).")
+@click.option("--cache-dir", help="Hugging Face cache to resolve repo ids in.")
 @_guard
 def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], reference: str, jobs: int,
                offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None,
-               html_path: str | None, batch: bool) -> None:
+               html_path: str | None, batch: bool, cache_dir: str | None) -> None:
     """Load models in real isolated environments, one per release, and record what happens.
 
     Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
@@ -167,7 +168,7 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
     if not chosen:
         raise InputError("STC004", "--st names no release", releases)
     # Targets keep their read boundary: a repo id in the HF cache is read through its blobs/.
-    models = [target for arg in paths for target in targets_for(arg)]
+    models = [target for arg in paths for target in targets_for(arg, cache_dir)]
     total = len(set(chosen) | ({reference} - {"current"})) + len(models) * (len(set(chosen)) + (reference == "current"))
     with Progress(console=make_console(stderr=True), transient=True) as progress:
         task = progress.add_task("matrix", total=total)

@@ -68,3 +68,26 @@ def test_whole_cache_folder_is_a_folder_of_models(minilm, tmp_path):
     manifests = inspect_models(tmp_path / "hub")
     assert len(manifests) == 2
     assert all("STC011" not in [p.code for p in m.problems] for m in manifests)
+
+
+def test_matrix_on_a_cached_repo_keeps_the_saved_settings(tmp_path):
+    # 0.1 re-read the folder without its cache boundary: the snapshot's links into blobs/ counted as
+    # escaping, config_sentence_transformers.json read as {} and a lost setting went unseen ("ok").
+    # A SparseEncoder saved with similarity_fn_name "dot" loads in this environment's ST (5.0+) as a
+    # plain transformer: the setting is lost, and the real probe must show it.
+    from conftest import fixture_path
+    from stcompat.model.folder import targets_for
+    from stcompat.matrix.runner import run_matrix
+
+    make_cache(tmp_path / "hub", fixture_path("5.1.2", "sparse"))
+    targets = targets_for("acme/mini", cache_dir=str(tmp_path / "hub"))
+    result = run_matrix(targets, [], reference="current", timeout=300)
+    (cell,) = result.cells
+    assert cell.error is None, cell.error
+    assert cell.outcome == "degraded", cell.reasons
+    assert "similarity_fn_name 'dot' ignored" in cell.reasons
+    # The judge agrees, from the same cached folder.
+    from stcompat.check import check
+
+    (predicted,) = check("acme/mini", cache_dir=str(tmp_path / "hub"))
+    assert predicted.verdict == "degraded" and "STC111" in [f.code for f in predicted.findings]
