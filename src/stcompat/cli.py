@@ -28,13 +28,29 @@ def _formats(subject: str, default: str = "table", exclude: tuple[str, ...] = ()
                         show_default=True)
 
 
-def _fail(code: str, message: str) -> None:
-    click.echo(f"error[{code}]: {message}", err=True)
-    sys.exit(2)
+# Exit statuses (README "Exit status"): a verdict is 0 or 1; anything that is not a verdict is 2 or 3,
+# so CI can tell "the model fails" from "stcompat could not answer".
+EXIT_OK, EXIT_VERDICT, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _fail(code: str, message: str, status: int = EXIT_INPUT) -> None:
+    from .report.safe import one_line
+
+    click.echo(f"error[{code}]: {one_line(message)}", err=True)
+    sys.exit(status)
+
+
+def _debug() -> bool:
+    import os
+
+    context = click.get_current_context(silent=True)
+    flag = bool(context and context.find_root().params.get("debug"))
+    return flag or os.environ.get("STCOMPAT_DEBUG") == "1"
 
 
 def _guard(func: F) -> F:
-    """Turn StcompatError (and OS errors) into one line on stderr and exit status 2."""
+    """Turn StcompatError (and OS errors) into one line on stderr and exit status 2, and any other
+    exception (a bug) into one line with code STC099 and exit status 3; --debug adds the traceback."""
     import functools
 
     @functools.wraps(func)
@@ -42,17 +58,36 @@ def _guard(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except StcompatError as exc:
+            if _debug():
+                import traceback
+
+                traceback.print_exc()
             _fail(exc.code, exc.message)
         except OSError as exc:
             _fail("STC005", f"{exc.filename or ''}: {exc.strerror or exc}".strip(": "))
+        except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+            if _debug():
+                import traceback
+
+                traceback.print_exc()
+            detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+            _fail("STC099", f"internal error {type(exc).__name__}{': ' + detail if detail else ''} "
+                  "(run with --debug for the traceback, and please report it)", EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stcompat")
-def main() -> None:
-    """stcompat: make Sentence Transformers models safe to deploy across versions."""
+@click.option("--debug", is_flag=True, help="Show the traceback of an error (also STCOMPAT_DEBUG=1).")
+def main(debug: bool) -> None:
+    """stcompat: make Sentence Transformers models safe to deploy across versions.
+
+    Exit status: 0 ok, 1 a verdict is not ok (check, matrix, verify, compare), 2 unusable input
+    (error[CODE] on stderr), 3 an internal error (error[STC099]).
+    """
 
 
 @main.command("inspect")
@@ -71,7 +106,7 @@ def inspect_cmd(paths: tuple[str, ...], fmt: str, cache_dir: str | None, revisio
     manifests = inspect_models(*paths, cache_dir=cache_dir, revision=revision)
     _show("inspect", fmt, manifests)
     if not all(m.usable for m in manifests):
-        sys.exit(2)
+        sys.exit(EXIT_INPUT)
 
 
 @main.command("rule")
@@ -126,7 +161,7 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
     _show("check", fmt, results)
     worst = Verdict.FAILS if fail_on == "fails" else Verdict.UNKNOWN
     if any(r.verdict.rank >= worst.rank for r in results):
-        sys.exit(1)
+        sys.exit(EXIT_VERDICT)
 
 
 @main.command("matrix")
@@ -183,7 +218,7 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
     if html_path:
         Path(html_path).write_text(render("matrix", "html", result), encoding="utf-8")
     if any(c.outcome is not Verdict.OK for c in result.cells):
-        sys.exit(1)
+        sys.exit(EXIT_VERDICT)
 
 
 @main.command("kb")

@@ -136,6 +136,30 @@ _RULES: tuple[Rule, ...] = (
         Layer.INPUT,
     ),
     Rule(
+        "STC018", "path-name-unusable", Severity.WARNING,
+        "A path named in a model file (e.g. a modules.json `path`) contains a NUL character or otherwise "
+        "cannot name a file.",
+        "No operating system can open it; the loader fails on it.",
+        "Restore the file from the original save.",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC019", "input-bound-exceeded", Severity.ERROR,
+        "A file or folder exceeds a bound stcompat keeps to stay fast and small whatever it is given: a JSON "
+        "file over 256 MiB or nested over 64 levels, modules.json over 1,000 entries, a folder tree over "
+        "100,000 entries.",
+        "No real model comes near these bounds; input that does is broken or built to exhaust a reader.",
+        "Restore the folder from the original save.",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC099", "internal-error", Severity.ERROR,
+        "stcompat itself failed on this input (a bug): the command stopped with exit status 3, not a verdict.",
+        "The result is missing, not negative: a CI job must not read it as a failing model.",
+        "Run again with --debug for the traceback and report it with the input that caused it.",
+        Layer.INPUT,
+    ),
+    Rule(
         "STC601", "fingerprint-unreadable", Severity.ERROR,
         "A fingerprint file is not a zip archive with a stcompat header, an array is truncated, "
         "or its corpus does not match its stored hash.",

@@ -9,7 +9,15 @@ For each release from 2.0.0 on:
   (``util/deprecated_import.py`` ``DEPRECATED_MODULE_PATHS``).
 - ``loaders``: for each module class, how ``load`` turns its config file into an instance: the
   ``__init__`` parameters, whether the config is splatted into the constructor unfiltered (so an
-  unknown key raises TypeError), renamed keys, legacy Pooling flags a decorator converts.
+  unknown key raises TypeError), renamed keys, legacy Pooling flags a decorator converts; and what it
+  needs from the folder (st_reader): the sentence_*_config names it tries, the config files it reads,
+  whether it fails without its config, whether it needs no file at all.
+- ``legacy_pooling_modes``: 5.4+ table of legacy ``pooling_mode_*`` booleans -> mode names.
+- ``requirements_error``: the pieces of the ImportError 6.0+ raises for a model's unmet ``requirements``
+  (st_requirements).
+- ``hub_imports`` / ``third_party_imports``: what ``import sentence_transformers`` imports (``if
+  TYPE_CHECKING`` blocks left out), and ``import_providers``: for each imported module that no declared
+  dependency holds, the distribution that provides it and which declared dependencies require it (providers).
 - ``cst_keys_read``: which config_sentence_transformers.json keys the loader reads.
 - the version-warning text and how versions are compared; the import error template;
   Requires-Dist and Requires-Python.
@@ -29,7 +37,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
-from . import output, pypi
+from . import output, providers, pypi, st_reader, st_requirements
 
 PACKAGE = "sentence-transformers"
 FIRST = Version("2.0.0")
@@ -201,6 +209,44 @@ def _find_inherited(release: Release, cls: ast.ClassDef, module: str, method: st
     return cls, None
 
 
+def _lineage(release: Release, cls: ast.ClassDef, module: str, depth: int = 0) -> list[ast.ClassDef]:
+    """``cls`` and its bases defined in the release, depth first (roughly the MRO)."""
+    found = [cls]
+    if depth > 5:
+        return found
+    scope = release.bindings(module)
+    for base in _base_names(cls):
+        origin = scope.get(base)
+        node = release.class_node(origin) if origin and not origin.endswith("<module>") else None
+        if node is not None:
+            found += _lineage(release, node, origin.split(":")[0], depth + 1)
+    return found
+
+
+def _is_abstract(cls: ast.ClassDef) -> bool:
+    return any(isinstance(n, ast.FunctionDef) and any("abstractmethod" in ast.unparse(d) for d in n.decorator_list)
+               for n in cls.body)
+
+
+def _file_needs(release: Release, cls: ast.ClassDef, module: str, load: ast.FunctionDef | None,
+                unmet_required: bool) -> dict[str, Any]:
+    """What ``load`` needs from the module's folder (see st_reader): the sentence_*_config names it tries,
+    the config files it reads, whether it fails without its config, whether it needs no file at all."""
+    lineage = _lineage(release, cls, module)
+    load_configs = [_method(c, "load_config") for c in lineage]
+    tried = st_reader.tried_config_names([load, *load_configs])
+    config_file_name = next((v for c in lineage if (v := _class_attr(c, "config_file_name"))), None)
+    facts: dict[str, Any] = {"tries_config_names": tried,
+                             "config_files": st_reader.config_files(load, tried, config_file_name),
+                             "fails_without_config": False, "needs_no_files": None}
+    if load is None or _is_abstract(cls):
+        return facts
+    tolerant = st_reader.tolerates_missing_config(load_configs)
+    facts["fails_without_config"] = st_reader.fails_without_config(load, tolerant, unmet_required)
+    facts["needs_no_files"] = st_reader.needs_no_files(load, {c.name for c in lineage}, tolerant, unmet_required)
+    return facts
+
+
 def _loader(release: Release, origin: str) -> dict[str, Any] | None:
     """How ``load`` of the class at ``origin`` builds the module from its config."""
     cls = release.class_node(origin)
@@ -281,6 +327,8 @@ def _loader(release: Release, origin: str) -> dict[str, Any] | None:
         "weight_files": weight_files,
         "load_passes_positional": passes[0],
         "load_passes_keywords": passes[1],
+        **_file_needs(release, cls, module, load,
+                      any(p not in passes[1] for p in required[passes[0]:])),
     }
 
 
@@ -334,8 +382,18 @@ def _statements_with_guard(body: list[ast.stmt], guarded: bool = False):
             for handler in node.handlers:
                 yield from _statements_with_guard(handler.body, guarded)
             yield from _statements_with_guard(node.orelse + node.finalbody, guarded)
+        elif isinstance(node, ast.If) and _type_checking_only(node.test):
+            # ``if TYPE_CHECKING:`` bodies never run; only the else branch does.
+            yield from _statements_with_guard(node.orelse, guarded)
         elif isinstance(node, (ast.If, ast.With)):
             yield from _statements_with_guard(node.body + getattr(node, "orelse", []), guarded)
+
+
+def _type_checking_only(test: ast.expr) -> bool:
+    """Whether an ``if`` test is false at run time because it needs ``TYPE_CHECKING`` (alone or and-ed)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_type_checking_only(value) for value in test.values)
+    return ast.unparse(test).rsplit(".", 1)[-1] == "TYPE_CHECKING"
 
 
 def _import_time_imports(release: Release) -> tuple[list[str], list[str]]:
@@ -431,8 +489,8 @@ def _import_error_template(release: Release) -> str | None:
     return None
 
 
-def _requires(artifact_path: Path, sources: dict[str, tuple[bytes, bool]]) -> tuple[dict[str, str], str | None]:
-    """Requires-Dist (name -> specifier, extras and markers dropped) and Requires-Python."""
+def _requirement_lines(artifact_path: Path) -> tuple[list[str], str | None]:
+    """Requires-Dist lines as published and Requires-Python (old sdists: setup.py's install_requires)."""
     meta = Parser().parsestr(pypi.metadata_text(artifact_path))
     lines = meta.get_all("Requires-Dist") or []
     requires_python = meta.get("Requires-Python")
@@ -450,18 +508,30 @@ def _requires(artifact_path: Path, sources: dict[str, tuple[bytes, bool]]) -> tu
                         requires_python = ast.literal_eval(node.value)
                     except ValueError:
                         pass
-    found: dict[str, str] = {}
+    return lines, requires_python
+
+
+def _base_requirements(lines: list[str]) -> list[Requirement]:
+    """The requirements without an extra marker (what installing the release pulls in)."""
+    found = []
     for line in lines:
         try:
             req = Requirement(line)
         except InvalidRequirement:
             continue
-        if req.marker is not None and "extra" in str(req.marker):
-            continue
+        if req.marker is None or "extra" not in str(req.marker):
+            found.append(req)
+    return found
+
+
+def _requires(requirements: list[Requirement]) -> dict[str, str]:
+    """Requires-Dist of the DEPENDENCIES layers: name -> specifier (markers dropped)."""
+    found: dict[str, str] = {}
+    for req in requirements:
         name = req.name.lower().replace("_", "-")
         if name in DEPENDENCIES:
             found[name] = str(req.specifier)
-    return found, requires_python
+    return found
 
 
 def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
@@ -495,12 +565,13 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
                     loaders[origin] = _loader(release, origin)
     loader_modules = _loader_files(release)
     hub_imports, third_party = _import_time_imports(release)
-    requires, requires_python = _requires(path, sources)
+    lines, requires_python = _requirement_lines(path)
+    requirements = _base_requirements(lines)
     return {
         "version": artifact.version,
         "artifact": artifact.record(),
         "requires_python": requires_python or artifact.requires_python,
-        "requires_dist": requires,
+        "requires_dist": _requires(requirements),
         "packages": sorted(m for m, is_pkg in release.is_package.items() if is_pkg),
         "exports": exports,
         "deprecated_paths": deprecated,
@@ -516,8 +587,14 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
                                for m in loader_modules for n in ast.walk(release.trees[m])),
         "hub_imports": hub_imports,
         "third_party_imports": third_party,
-        "checks_requirements": any("check_version_requirements" in ast.unparse(release.trees[m])
+        # who provides the imported modules that no declared dependency holds (PIL came with torchvision)
+        "import_providers": {module: provider.record() for module, provider in sorted(providers.find(
+            [str(r) for r in requirements], third_party, artifact.upload_time).items())},
+        "checks_requirements": any(st_requirements.FUNCTION in ast.unparse(release.trees[m])
                                    for m in loader_modules),
+        "requirements_error": st_requirements.requirements_error(release.trees[m] for m in sorted(release.trees)),
+        # 5.4+ Pooling: legacy pooling_mode_* booleans -> the mode names they became
+        "legacy_pooling_modes": st_reader.legacy_pooling_modes(release.trees[m] for m in sorted(release.trees)),
     }
 
 

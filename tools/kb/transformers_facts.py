@@ -15,6 +15,9 @@ plain text, never importing anything from the wheel:
   that makes ``torch.load`` (pickle weights such as ``pytorch_model.bin``) raise when torch is too old.
 * ``unknown_model_type_error``: what ``AutoConfig.from_pretrained`` raises for a config.json whose
   ``model_type`` is not in the mapping.
+* ``reads_safetensors`` / ``no_weights_error``: what ``from_pretrained`` raises for a folder without a weights
+  file it reads, with ``constants``: the values of the module-level names its fields use (``WEIGHTS_NAME =
+  "pytorch_model.bin"`` in ``transformers/utils/__init__.py``, ``file_utils.py`` up to 4.17).
 
 Run ``python -m tools.kb.transformers_facts`` to rewrite ``src/stcompat/kb/data/transformers.json``.
 """
@@ -33,6 +36,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tools.kb import output, pypi
+from tools.kb.source_text import raised_message, template
 
 SCHEMA = "stcompat.kb.transformers/1"
 PACKAGE = "transformers"
@@ -65,46 +69,9 @@ NOTE = ("model_types of a scanned release R = every key of first_release_with_mo
         "transformers, hence null). refuses_torch_load_below is the torch version that "
         f"{TORCH_LOAD_CHECK}() compares against; pickle weights (pytorch_model.bin) raise torch_load_error "
         "below it, safetensors are not affected; first_release_refusing_torch_load is exact to the patch (the "
-        "earlier patches of the first scanned minor with the check are read too).")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Rendering string expressions as message templates
-
-
-def template(node: ast.AST) -> str | None:
-    """A str constant, f-string, or ``+`` of those as a template; f-string fields are kept as ``{expr}``."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.Constant):
-                parts.append(str(value.value))
-            elif isinstance(value, ast.FormattedValue):
-                field = ast.unparse(value.value)
-                if value.conversion != -1:
-                    field += "!" + chr(value.conversion)
-                if value.format_spec is not None:
-                    field += ":" + (template(value.format_spec) or "")
-                parts.append("{" + field + "}")
-        return "".join(parts)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = template(node.left), template(node.right)
-        if left is not None and right is not None:
-            return left + right
-    return None
-
-
-def raised_message(node: ast.Raise) -> tuple[str, str | None] | None:
-    """(exception class name, message template) of ``raise Cls(message, ...)``."""
-    exc = node.exc
-    if isinstance(exc, ast.Call):
-        name = ast.unparse(exc.func)
-        return name, template(exc.args[0]) if exc.args else None
-    if exc is not None:
-        return ast.unparse(exc), None
-    return None
+        "earlier patches of the first scanned minor with the check are read too). "
+        "no_weights_error.constants holds the values of the names its message fields read (WEIGHTS_NAME, ...), "
+        "as that release's modeling_utils imports them.")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -340,9 +307,14 @@ def requirements(metadata: str) -> tuple[dict[str, str | None], str | None]:
 MODELING_UTILS = "transformers/modeling_utils.py"
 
 
-def weights_facts(source: str | None) -> dict:
+CONSTANT_MODULES = ("transformers/utils/", "transformers/file_utils.py")
+"""Where modeling_utils takes its file-name constants from (file_utils up to 4.17, utils after)."""
+
+
+def weights_facts(source: str | None, sources: dict[str, str]) -> dict:
     """Whether from_pretrained reads model.safetensors (it names SAFE_WEIGHTS_NAME), and the error it
-    raises when a folder holds no weights file it can read (the message template, fields kept)."""
+    raises when a folder holds no weights file it can read (the message template, fields kept), with
+    the values of the module-level constants its fields name (``WEIGHTS_NAME`` -> ``pytorch_model.bin``)."""
     if source is None:
         return {"reads_safetensors": None, "no_weights_error": None}
     tree = ast.parse(source)
@@ -356,7 +328,41 @@ def weights_facts(source: str | None) -> dict:
     # add "but there is a file for TensorFlow/Flax weights".
     generic = [c for c in candidates if " but " not in c["message"]]
     error = (generic or candidates or [None])[0]
+    if error is not None:
+        error["constants"] = {name: value for name in sorted(_field_names(error["message"]))
+                              if (value := _constant(MODELING_UTILS, name, sources)) is not None}
     return {"reads_safetensors": "SAFE_WEIGHTS_NAME" in source, "no_weights_error": error}
+
+
+def _field_names(message: str) -> list[str]:
+    """Names the ``{expr}`` fields of a template read (called functions left out), in order."""
+    names: list[str] = []
+    for field in re.findall(r"\{([^{}]+)\}", message):
+        try:
+            tree = ast.parse(field, mode="eval")
+        except SyntaxError:
+            continue
+        called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        names += [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called and n.id not in names]
+    return names
+
+
+def _constant(path: str, name: str, sources: dict[str, str], depth: int = 0) -> str | None:
+    """The str value module ``path`` binds to ``name`` at top level, following ``from X import name``."""
+    source = sources.get(path)
+    if source is None or depth > 3:
+        return None
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return node.value.value if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) \
+                else None
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
+            target = _resolve(path, node)
+            package = target.removesuffix(".py") + "/__init__.py"
+            found = _constant(target if target in sources else package, name, sources, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def release_facts(version: str, artifact: pypi.Artifact) -> dict:
@@ -365,7 +371,7 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     sources: dict[str, str] = {}
     checks: dict[str, str] = {}
     for name, data in pypi.members(path, (".py",)):
-        if name.startswith("transformers/models/auto/") or name == MODELING_UTILS:
+        if name.startswith(("transformers/models/auto/", *CONSTANT_MODULES)) or name == MODELING_UTILS:
             sources[name] = data.decode("utf-8")
         if TORCH_LOAD_CHECK.encode() in data:
             checks[name] = data.decode("utf-8")
@@ -388,7 +394,7 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
         "torch_load_check_callers": torch_load["torch_load_check_callers"],
         "unknown_model_type_error": unknown_model_type_error(ast.parse(sources[CONFIG_AUTO])),
         "mapping_source": mapping_name,
-        **weights_facts(sources.get(MODELING_UTILS)),
+        **weights_facts(sources.get(MODELING_UTILS), sources),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +23,6 @@ from ..findings import Finding
 ST_MARKERS = ("modules.json", "config_sentence_transformers.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_MAX_JSON_BYTES = 256 * 1024 * 1024  # a tokenizer.json of a large vocabulary is tens of MB
 
 
 def problem(code: str, message: str, file: str | None = None, key: str | None = None) -> Finding:
@@ -33,101 +33,208 @@ def problem(code: str, message: str, file: str | None = None, key: str | None = 
 MISSING: Any = object()
 """Returned by :meth:`ModelFolder.load_json` for a file that does not exist."""
 
+# Bounds on what one folder may make stcompat do (docs/rules.md STC019): every read stays linear
+# in the input and bounded in memory, whatever a hostile folder holds.
+MAX_JSON_BYTES = 256 * 1024 * 1024
+"""A tokenizer.json of a large vocabulary is tens of MB; nothing a loader reads is bigger."""
+MAX_JSON_DEPTH = 64
+"""Real configs nest a few levels; deeper input only serves to exhaust a recursive reader."""
+MAX_FILES = 100_000
+"""Files listed in one model folder tree."""
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` (iterative: a hostile depth cannot recurse)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _kind_of(mode: int) -> str | None:
+    """What a non-regular file is, for messages; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
 
 @dataclass(frozen=True)
 class ModelFolder:
-    """One model folder; all reads stay inside ``boundary``."""
+    """One model folder; all reads stay inside ``boundary`` (and, for a cache snapshot, its blobs)."""
 
     root: Path
     """The model folder, absolute (not symlink-resolved, so messages show the user's path)."""
     boundary: Path
     """Reads must resolve inside this folder (resolved)."""
+    blobs: Path | None = None
+    """For a Hugging Face cache snapshot: the repo's blobs/ folder, where the snapshot's links point.
+    A link may resolve to a file directly in it, and nowhere else outside the boundary."""
 
     @classmethod
-    def open(cls, root: Path, boundary: Path | None = None) -> "ModelFolder":
+    def open(cls, root: Path, boundary: Path | None = None, blobs: Path | None = None) -> "ModelFolder":
         """A folder whose boundary defaults to itself."""
         root = Path(os.path.abspath(root))
-        return cls(root, Path(os.path.realpath(boundary if boundary is not None else root)))
+        return cls(root, Path(os.path.realpath(boundary if boundary is not None else root)),
+                   Path(os.path.realpath(blobs)) if blobs is not None else None)
 
     def _inside(self, target: Path) -> bool:
-        real = Path(os.path.realpath(target))
-        return real == self.boundary or self.boundary in real.parents
+        try:
+            real = Path(os.path.realpath(target))
+        except (ValueError, OSError):  # NUL in a name, a symlink loop
+            return False
+        if real == self.boundary or self.boundary in real.parents:
+            return True
+        return self.blobs is not None and real.parent == self.blobs
 
     def locate(self, rel: str) -> Path:
-        """The absolute path of ``rel``; raises ModelReadError(STC011) when it escapes the boundary."""
+        """The absolute path of ``rel``; ModelReadError STC018 for an unusable name, STC011 when it escapes."""
+        if "\x00" in rel:
+            raise ModelReadError(problem("STC018", f"path {rel!r} contains a NUL character", rel))
         target = self.root / rel if rel else self.root
         if not self._inside(target):
             raise ModelReadError(problem(
                 "STC011", f"{rel or '.'} resolves outside the model folder; not followed", rel or "."))
         return target
 
+    def _stat(self, rel: str) -> os.stat_result | None:
+        """stat of ``rel`` following links inside the boundary; None when absent."""
+        try:
+            return os.stat(self.locate(rel))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ModelReadError(problem("STC005", f"{rel}: {getattr(exc, 'strerror', None) or exc}", rel)) from None
+
     def exists(self, rel: str) -> bool:
         """Whether ``rel`` exists inside the boundary (an escaping path counts as absent)."""
         try:
-            return self.locate(rel).exists()
+            return self._stat(rel) is not None
         except ModelReadError:
             return False
 
     def is_dir(self, rel: str) -> bool:
         """Whether ``rel`` is a folder inside the boundary."""
         try:
-            return self.locate(rel).is_dir()
+            found = self._stat(rel)
         except ModelReadError:
             return False
+        return found is not None and stat.S_ISDIR(found.st_mode)
 
     def listdir(self, rel: str = "") -> tuple[str, ...]:
-        """Names in folder ``rel``, sorted; empty when it is absent."""
+        """Names in folder ``rel``, sorted; empty when it is absent or unreadable."""
+        if not self.is_dir(rel):
+            return ()
         try:
-            target = self.locate(rel)
-        except ModelReadError:
+            return tuple(sorted(os.listdir(self.locate(rel))))
+        except OSError:
             return ()
-        if not target.is_dir():
-            return ()
-        return tuple(sorted(os.listdir(target)))
+
+    def regular_file(self, rel: str) -> os.stat_result | None:
+        """stat of ``rel`` when it is a regular file; None when absent; ModelReadError STC005 when something
+        else (a folder, a FIFO: opening a FIFO would block) stands where a file should be."""
+        found = self._stat(rel)
+        if found is None:
+            return None
+        kind = _kind_of(found.st_mode)
+        if kind is not None:
+            raise ModelReadError(problem("STC005", f"{rel} is {kind}, not a file", rel))
+        return found
 
     def size(self, rel: str) -> int:
-        """Size in bytes of file ``rel``."""
-        return self.locate(rel).stat().st_size
+        """Size in bytes of regular file ``rel`` (ModelReadError when it is not one)."""
+        found = self.regular_file(rel)
+        if found is None:
+            raise ModelReadError(problem("STC005", f"{rel}: no such file", rel))
+        return found.st_size
 
     def read_bytes(self, rel: str, start: int = 0, length: int | None = None) -> bytes:
-        """Bytes of ``rel`` (a slice when ``length`` is given); never more than asked."""
-        with open(self.locate(rel), "rb") as handle:
-            handle.seek(start)
-            return handle.read() if length is None else handle.read(length)
+        """Bytes of regular file ``rel`` (a slice when ``length`` is given); never more than asked."""
+        self.size(rel)  # refuses a FIFO or a folder before open() could block on it
+        try:
+            with open(self.locate(rel), "rb") as handle:
+                handle.seek(start)
+                return handle.read() if length is None else handle.read(length)
+        except OSError as exc:
+            raise ModelReadError(problem("STC005", f"{rel}: {exc.strerror or exc}", rel)) from None
 
     def load_json(self, rel: str) -> Any:
-        """Parsed JSON of ``rel``, :data:`MISSING` when absent; ModelReadError(STC010/011) when unusable."""
-        target = self.locate(rel)
-        if not target.is_file():
+        """Parsed JSON of ``rel``, :data:`MISSING` when absent.
+
+        ModelReadError: STC005 (not a readable regular file), STC010 (not JSON), STC011 (escapes),
+        STC019 (larger or deeper than the bounds).
+        """
+        found = self.regular_file(rel)
+        if found is None:
             return MISSING
+        if found.st_size > MAX_JSON_BYTES:
+            raise ModelReadError(problem("STC019", f"{rel} is {found.st_size} bytes, over the "
+                                         f"{MAX_JSON_BYTES}-byte bound for a JSON file", rel))
+        raw = self.read_bytes(rel)
         try:
-            if target.stat().st_size > _MAX_JSON_BYTES:
-                raise ValueError(f"larger than {_MAX_JSON_BYTES} bytes")
-            with open(target, "rb") as handle:
-                return json.loads(handle.read())
-        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            value = json.loads(raw)
+        except RecursionError:
+            raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel)) from None
+        except (ValueError, UnicodeDecodeError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelReadError(problem("STC010", f"{rel} is not valid JSON ({detail})", rel)) from None
+        if json_depth_exceeds(value):
+            raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel))
+        return value
+
+    def _walk(self) -> Iterator[tuple[Path, os.stat_result | None]]:
+        """Every entry under the root (no symlinked folder followed), with its stat through links;
+        None for a broken link or an unreadable entry. Stops after MAX_FILES entries."""
+        seen = 0
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                seen += 1
+                if seen > MAX_FILES:
+                    return
+                full = Path(dirpath) / name
+                try:
+                    yield full, os.stat(full)
+                except (OSError, ValueError):
+                    yield full, None
 
     def walk_files(self) -> Iterator[str]:
         """Relative paths of every regular file under the root, without following any symlinked
         folder; files that are symlinks escaping the boundary are skipped (see escaping_links)."""
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                full = Path(dirpath) / name
-                if self._inside(full) and full.is_file():
-                    yield full.relative_to(self.root).as_posix()
+        for full, found in self._walk():
+            if found is not None and stat.S_ISREG(found.st_mode) and self._inside(full):
+                yield full.relative_to(self.root).as_posix()
+
+    def odd_entries(self) -> tuple[tuple[str, str], ...]:
+        """(relative path, what it is) for entries that are neither regular files nor folders (FIFOs,
+        sockets, devices, broken links), and a note when the tree holds more than MAX_FILES entries."""
+        found = []
+        count = 0
+        for full, info in self._walk():
+            count += 1
+            rel = full.relative_to(self.root).as_posix()
+            if info is None:
+                found.append((rel, "a broken link" if full.is_symlink() else "unreadable"))
+            elif not stat.S_ISDIR(info.st_mode) and _kind_of(info.st_mode) is not None and self._inside(full):
+                found.append((rel, _kind_of(info.st_mode) or "not a regular file"))
+        if count >= MAX_FILES:
+            found.append((".", f"over {MAX_FILES} entries; the rest were not read"))
+        return tuple(found)
 
     def escaping_links(self) -> tuple[str, ...]:
         """Symlinks under the root (files or folders) that resolve outside the boundary."""
         found = []
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in list(dirnames) + filenames:
-                full = Path(dirpath) / name
-                if full.is_symlink() and not self._inside(full):
-                    found.append(full.relative_to(self.root).as_posix())
+        for full, _ in self._walk():
+            if full.is_symlink() and not self._inside(full):
+                found.append(full.relative_to(self.root).as_posix())
         return tuple(sorted(found))
 
 
@@ -167,6 +274,8 @@ class Target:
     """Set when resolved from the Hugging Face cache."""
     revision: str | None = None
     """The snapshot's commit hash when resolved from the cache."""
+    blobs: Path | None = None
+    """For a cache snapshot: the repo's blobs/ folder its links point into (see ModelFolder.blobs)."""
 
 
 def resolve_hf_cache(repo_id: str, cache_dir: str | None = None, revision: str | None = None) -> Target:
@@ -182,15 +291,14 @@ def resolve_hf_cache(repo_id: str, cache_dir: str | None = None, revision: str |
         raise InputError("STC003", f"{repo_id} is not a path and not in the local Hugging Face cache "
                          f"({type(exc).__name__})") from None
     # <cache>/models--org--name/snapshots/<hash>: files there are symlinks into ../../blobs.
-    repo_folder = snapshot.parent.parent
-    return Target(snapshot, repo_folder, repo_id, snapshot.name)
+    return Target(snapshot, snapshot, repo_id, snapshot.name, blobs_of(snapshot))
 
 
-def boundary_of(model: Path) -> Path:
-    """A model's own folder, or its repo folder when it is a Hugging Face cache snapshot."""
+def blobs_of(model: Path) -> Path | None:
+    """The repo's blobs/ folder when ``model`` is a Hugging Face cache snapshot; None otherwise."""
     if model.parent.name == "snapshots" and model.parent.parent.name.startswith("models--"):
-        return model.parent.parent
-    return model
+        return model.parent.parent / "blobs"
+    return None
 
 
 def targets_for(arg: str, cache_dir: str | None = None, revision: str | None = None) -> list[Target]:
@@ -204,7 +312,7 @@ def targets_for(arg: str, cache_dir: str | None = None, revision: str | None = N
         if not models:
             raise InputError("STC002", f"no model found in {arg} (no modules.json, "
                              "config_sentence_transformers.json, or config.json with weights)")
-        return [Target(model, boundary_of(model)) for model in models]
+        return [Target(model, model, blobs=blobs_of(model)) for model in models]
     if _REPO_ID.match(arg) and not arg.startswith((".", "/")):
         return [resolve_hf_cache(arg, cache_dir, revision)]
     raise InputError("STC001", f"{arg} does not exist")

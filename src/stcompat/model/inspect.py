@@ -90,10 +90,13 @@ def _features(st_config: StConfig, saved: Mapping[str, Any], modules: tuple[Modu
 
 def read_model(target: Target) -> ModelManifest:
     """Read one model folder into a ModelManifest (never raises for content problems)."""
-    folder = ModelFolder.open(target.root, target.boundary)
+    folder = ModelFolder.open(target.root, target.boundary, target.blobs)
     problems: list[Finding] = []
     for link in folder.escaping_links():
         problems.append(problem("STC011", f"symlink {link} points outside the model folder; not followed", link))
+    for rel, kind in folder.odd_entries():
+        code = "STC019" if rel == "." else "STC005"
+        problems.append(problem(code, f"{rel} is {kind}" if code == "STC005" else kind, rel))
     st_config = read_st_config(folder, problems)
     modules = read_modules(folder, problems)
     pipeline = modules or ()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
 from ..rules.engine import CheckResult
+from .safe import dumps
 
 SCHEMA = "stcompat.check/1"
 
@@ -40,4 +40,4 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
 
 def render(results: Sequence[CheckResult]) -> str:
     """``{"schema", "results": [...]}``."""
-    return json.dumps({"schema": SCHEMA, "results": [result_dict(r) for r in results]}, indent=2, ensure_ascii=False)
+    return dumps({"schema": SCHEMA, "results": [result_dict(r) for r in results]})

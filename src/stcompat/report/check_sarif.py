@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
 from ..rules.engine import CheckResult
+from .safe import dumps
 from ..codes import RULES
 
 _LEVEL = {"fails": "error", "degraded": "warning", "unknown": "warning", "info": "note"}
@@ -36,4 +36,4 @@ def render(results: Sequence[CheckResult]) -> str:
         "runs": [{"tool": {"driver": {"name": "stcompat", "version": __version__, "rules": rules}},
                   "results": sarif_results}],
     }
-    return json.dumps(log, indent=2)
+    return dumps(log)

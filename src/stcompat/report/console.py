@@ -13,9 +13,12 @@ def make_console(stderr: bool = False) -> "Console":
     # rich is imported on first use: `stcompat --help` and JSON output stay light.
     from rich.console import Console
 
-    console = Console(stderr=stderr)
+    # No markup, highlighting or emoji codes: strings from a model folder are data ("[/]" in a version
+    # must print as typed); styles are applied with Text objects, and data passes report/safe.py.
+    options = {"stderr": stderr, "markup": False, "highlight": False, "emoji": False}
+    console = Console(**options)
     if not console.is_terminal:
-        console = Console(stderr=stderr, width=120)
+        console = Console(width=120, **options)
     return console
 
 

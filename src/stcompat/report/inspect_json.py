@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from enum import Enum
 from typing import Any, Sequence
 
 from ..model.manifest import ModelManifest
+from .safe import dumps
 
 SCHEMA = "stcompat.inspect/1"
 
@@ -55,7 +55,9 @@ def manifest_dict(manifest: ModelManifest) -> dict[str, Any]:
         "tokenizers": _plain(manifest.tokenizers),
         "weights": _plain(manifest.weights),
         "features": list(manifest.features),
-        "problems": _plain(manifest.problems),
+        # A reading problem keeps the five fields of stcompat.inspect/1 (a Finding carries more for check).
+        "problems": [{"code": p.code, "severity": _plain(p.severity), "message": p.message, "file": p.file,
+                      "key": p.key} for p in manifest.problems],
     }
 
 
@@ -65,4 +67,4 @@ def render(manifests: Sequence[ModelManifest]) -> str:
         document: dict[str, Any] = manifest_dict(manifests[0])
     else:
         document = {"schema": SCHEMA, "models": [manifest_dict(m) for m in manifests]}
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return dumps(document)

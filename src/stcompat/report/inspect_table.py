@@ -14,6 +14,7 @@ from ..model.manifest import ModelManifest
 from ..vocab import WeightFormat
 from . import shown_path
 from .console import capture
+from .safe import printable
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
@@ -39,16 +40,17 @@ def _size(n: int) -> str:
 
 def render_one(console: Console, m: ModelManifest) -> None:
     """Print one model's manifest."""
-    title = Text(m.repo_id + f" @ {m.revision[:12]}" if m.repo_id else shown_path(m.path), style="bold")
+    title = Text(printable(m.repo_id + f" @ {m.revision[:12]}" if m.repo_id else shown_path(m.path)), style="bold")
     console.print(title)
     saved = ", ".join(f"{k} {v}" for k, v in (m.saved_with or {}).items()) or "not recorded"
-    console.print(f"  {m.model_kind}, layout [bold]{m.generation}[/], saved with: {saved}")
+    console.print(Text.assemble(f"  {m.model_kind}, layout ", (str(m.generation), "bold"),
+                                f", saved with: {printable(saved)}"))
 
     extra = {k: v for k, v in m.st_config.raw.items() if k != "__version__"}
     if extra:
         config = Table(title="config_sentence_transformers.json", title_justify="left", show_header=False)
         for key, value in extra.items():
-            config.add_row(key, _short(value))
+            config.add_row(printable(key), printable(_short(value)))
         console.print(config)
 
     if m.modules:
@@ -62,38 +64,38 @@ def render_one(console: Console, m: ModelManifest) -> None:
             path = repr(mod.path) if mod.path == "" else mod.path
             if not mod.folder_exists:
                 path += " (missing)"
-            modules.add_row(str(mod.idx), mod.name, path, mod.type,
-                            _compact(mod.config) if mod.config else "")
+            modules.add_row(str(mod.idx), printable(mod.name), printable(path), printable(mod.type),
+                            printable(_compact(mod.config)) if mod.config else "")
         console.print(modules)
 
     facts = Table(title="transformer, tokenizer, weights", title_justify="left", show_header=False)
     t = m.transformer
     if t:
-        facts.add_row("model_type", f"{t.model_type} ({', '.join(t.architectures) or 'no architectures'})")
-        facts.add_row("transformers_version", str(t.transformers_version))
-        facts.add_row("dtype", t.dtype or "not recorded")
+        facts.add_row("model_type", printable(f"{t.model_type} ({', '.join(t.architectures) or 'no architectures'})"))
+        facts.add_row("transformers_version", printable(t.transformers_version))
+        facts.add_row("dtype", printable(t.dtype or "not recorded"))
         facts.add_row("max_seq_length", str(t.max_seq_length))
         if t.auto_map:
-            facts.add_row("auto_map (remote code)", _short(dict(t.auto_map)))
+            facts.add_row("auto_map (remote code)", printable(_short(dict(t.auto_map))))
     for tok in m.tokenizers:
         where = tok.folder or "root"
         kind = tok.kind or "no tokenizer.json"
         if tok.merges_format:
             kind += f", merges as {tok.merges_format}"
-        facts.add_row(f"tokenizer ({where})", f"{kind}; {', '.join(tok.files)}")
+        facts.add_row(printable(f"tokenizer ({where})"), printable(f"{kind}; {', '.join(tok.files)}"))
     for w in m.weights:
         detail = w.format
         if w.format is WeightFormat.SAFETENSORS and w.header_ok:
             detail += f", {'/'.join(w.dtypes)}, {w.parameters:,} params in {w.tensors} tensors"
         elif w.format is WeightFormat.SAFETENSORS:
             detail += ", header INVALID"
-        facts.add_row(f"weights {w.path}", f"{detail}, {_size(w.size)}")
+        facts.add_row(printable(f"weights {w.path}"), printable(f"{detail}, {_size(w.size)}"))
     console.print(facts)
 
-    console.print(f"  features: {', '.join(m.features) or 'none'}")
+    console.print(Text(printable(f"  features: {', '.join(m.features) or 'none'}")))
     for p in m.problems:
         where = f" ({p.file}{'#' + p.key if p.key else ''})" if p.file else ""
-        console.print(Text(f"  {p.severity.value}[{p.code}] {p.message}{where}",
+        console.print(Text(printable(f"  {p.severity}[{p.code}] {p.message}{where}"),
                            style=_SEVERITY_STYLE[p.severity]))
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Mapping
+
+from .safe import dumps
 
 
 def render_json(coverage: Mapping[str, Mapping[str, str]]) -> str:
     """Per package: count, oldest, newest, built, facts."""
-    return json.dumps(coverage, indent=2)
+    return dumps(coverage)
 
 
 def render_table(coverage: Mapping[str, Mapping[str, str]]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -14,6 +13,7 @@ from ..matrix.runner import MatrixResult
 from ..vocab import Verdict
 from . import shown_path
 from .console import capture
+from .safe import dumps, printable
 
 SCHEMA = "stcompat.matrix/1"
 STYLE = {"ok": "green", "degraded": "yellow", "fails": "red", "env-error": "dim"}
@@ -32,7 +32,7 @@ def to_dict(result: MatrixResult) -> dict[str, Any]:
 
 def render_json(result: MatrixResult) -> str:
     """``stcompat.matrix/1``."""
-    return json.dumps(to_dict(result), indent=2)
+    return dumps(to_dict(result))
 
 
 def render_table(result: MatrixResult) -> str:
@@ -58,15 +58,16 @@ def draw_table(console: Console, result: MatrixResult) -> None:
                 detail = f"\n{cell.max_abs_diff:.1e}"
             elif cell.outcome is Verdict.DEGRADED:
                 detail = "\n" + cell.reasons[0][:24]
-            texts.append(Text(cell.outcome + detail, style=STYLE.get(cell.outcome, "")))
-        table.add_row(shown_path(model), *texts)
+            texts.append(Text(printable(cell.outcome + detail), style=STYLE.get(cell.outcome, "")))
+        table.add_row(printable(shown_path(model)), *texts)
     console.print(table)
     shown = set()
     for cell in result.cells:  # the requirements each environment was built from (era pins included)
         if cell.release not in shown and cell.pins:
             shown.add(cell.release)
-            console.print(Text(f"  env ST {cell.release}: {', '.join(cell.pins)}", style="dim"))
+            console.print(Text(printable(f"  env ST {cell.release}: {', '.join(cell.pins)}"), style="dim"))
     notes = [c for c in result.cells if c.outcome is not Verdict.OK]
     for cell in notes:
-        console.print(Text(f"  {shown_path(cell.model)} @ {cell.release}: {cell.outcome}: {'; '.join(cell.reasons)}",
+        console.print(Text(printable(f"  {shown_path(cell.model)} @ {cell.release}: {cell.outcome}: "
+                                     f"{'; '.join(cell.reasons)}"),
                            style=STYLE.get(cell.outcome, "")))

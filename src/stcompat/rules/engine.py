@@ -11,6 +11,7 @@ from ..model.manifest import ModelManifest
 from ..vocab import EFFECT_VERDICTS, Layer, MergesFormat, ModelKind, Verdict, WeightFormat
 from .base import Context, Effect, Finding, PredictedError, judged
 from .environment import check_environment
+from .input import check_input
 from .st_config import check_config
 from .st_modules import check_modules
 from .tokenizers import check_tokenizers
@@ -20,6 +21,7 @@ from .weights import check_weights
 RuleFn = Callable[[Context], Iterable[Finding]]
 # One judging function per layer of the stack, in load order.
 LAYER_RULES: dict[Layer, RuleFn] = {
+    Layer.INPUT: check_input,
     Layer.ENVIRONMENT: check_environment,
     Layer.ST_MODULES: check_modules,
     Layer.ST_CONFIG: check_config,
