@@ -1,10 +1,12 @@
 """Regenerate the knowledge base (src/stcompat/kb/data/*.json) from public release artifacts on PyPI.
 
     python tools/build_kb.py            # everything (a few minutes; downloads are cached)
-    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers, hub)
+    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers, hub, period)
 
 Artifacts are downloaded (sha256-checked against PyPI), read with zipfile/tarfile and ast, never
-installed or imported. CI does not run this; tests/kb checks the committed data.
+installed or imported. ``period`` copies the measured period stacks from tests/fixtures/manifest.json.
+kb/data/install_facts.json is measured by hand (no artifact states it) and is not written here.
+CI does not run this; tests/kb checks the committed data.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.kb import hub_facts, st_facts, tokenizers_facts, transformers_facts  # noqa: E402
+from tools.kb import hub_facts, period_facts, st_facts, tokenizers_facts, transformers_facts  # noqa: E402
 
 PARTS = {"st": st_facts.main, "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main,
-         "hub": hub_facts.main}
+         "hub": hub_facts.main, "period": period_facts.main}
 
 
 def main() -> None:

@@ -202,6 +202,8 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
               for r in releases.split(",") if r.strip()]
     if not chosen:
         raise InputError("STC004", "--st names no release", releases)
+    for release in chosen:  # before anything is built: a typo must not start an environment
+        _check_release(release, offline)
     # Targets keep their read boundary: a repo id in the HF cache is read through its blobs/.
     models = [target for arg in paths for target in targets_for(arg, cache_dir)]
     total = len(set(chosen) | ({reference} - {"current"})) + len(models) * (len(set(chosen)) + (reference == "current"))
@@ -219,6 +221,29 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
         Path(html_path).write_text(render("matrix", "html", result), encoding="utf-8")
     if any(c.outcome is not Verdict.OK for c in result.cells):
         sys.exit(EXIT_VERDICT)
+
+
+def _check_release(release: str, offline: bool) -> None:
+    """A --st value must be a version the knowledge base covers, or one the package registry has."""
+    from packaging.version import InvalidVersion, Version
+
+    from .kb.query import knowledge
+
+    try:
+        Version(release)
+    except InvalidVersion:
+        raise InputError("STC004", f"--st {release!r} is not a version (e.g. 2.7.0, or latest)", release) from None
+    if knowledge().st(release) is not None:
+        return
+    from .env.resolve import release_on_registry
+
+    known = None if offline else release_on_registry("sentence-transformers", release)
+    if known is False:
+        raise InputError("STC004", f"sentence-transformers {release} does not exist on the package registry", release)
+    if known is None:
+        newest = knowledge().st_newest()
+        raise InputError("STC004", f"sentence-transformers {release} is not in the knowledge base (it covers up to "
+                         f"{newest.version if newest else 'nothing'}) and the registry could not confirm it", release)
 
 
 @main.command("kb")

@@ -44,6 +44,23 @@ def _name(requirement: str) -> str:
     return canonicalize_name(Requirement(requirement).name)
 
 
+def release_on_registry(name: str, version: str, timeout: float = 60) -> bool | None:
+    """Whether the package registry (the index uv is configured with) has ``name==version``;
+    None when that cannot be asked (no uv, no network)."""
+    uv = _uv()
+    if uv is None:
+        return None
+    try:
+        result = subprocess.run([uv, "pip", "compile", "-", "--no-deps", "--no-header", "--quiet"],
+                                input=f"{name}=={version}", capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode == 0:
+        return True
+    # uv's own words for "there is no such version"; anything else (offline, index down) is not an answer.
+    return False if "no version of" in result.stderr.lower() or "not found" in result.stderr.lower() else None
+
+
 def needs_resolving(stack: Stack) -> bool:
     """Whether any layer check reasons about is missing or only given as a range."""
     return bool(stack.ranges) or any(layer not in stack.versions for layer in _WANTED)

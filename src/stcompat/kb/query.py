@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -54,7 +55,20 @@ class ClassResolution:
     error_type: str | None
     """``ModuleNotFoundError`` or ``ImportError`` when it fails."""
     error_message: str | None
-    """The message the release prints."""
+    """The message the release prints; None when it resolves, or when the data lacks the release's template."""
+
+
+@dataclass(frozen=True)
+class ImportProvider:
+    """Who provides a module ``import sentence_transformers`` imports that no declared dependency holds."""
+
+    distribution: str | None
+    """The distribution whose artifact holds the module (e.g. ``pillow`` for ``PIL``); None when none of
+    the declared dependencies requires one that does."""
+    required_by: tuple[str, ...]
+    """The declared dependencies whose Requires-Dist names that distribution (e.g. ``torchvision``)."""
+    found_in: str | None
+    """The artifact file the module was found in (provenance)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,14 @@ class Loader:
     """Keywords load() passes itself."""
     init_raises: tuple[tuple[str, str], ...] = ()
     """(exception type, message) of the raise statements in ``__init__``, in source order."""
+    tries_config_names: tuple[str, ...] = ()
+    """The ``sentence_*_config.json`` names load() tries, in order (empty: not a transformer module)."""
+    config_files: tuple[str, ...] = ()
+    """Config file names load() reads, in the order it tries them."""
+    fails_without_config: bool = False
+    """Whether load() raises when its config file is missing (open() of it, or {} then a TypeError/KeyError)."""
+    needs_no_files: bool | None = None
+    """Whether load() builds the module with no file in its folder; None for abstract loaders."""
 
     @property
     def class_name(self) -> str:
@@ -173,8 +195,9 @@ class StRelease:
         origin = self._exports.get(real, {}).get(class_name)
         if origin:
             return ClassResolution(origin, None, None)
-        template = self.data.get("import_error_template") or 'Module "{module_path}" does not define a "{class_name}" attribute/class'
-        return ClassResolution(None, "ImportError", _fill(template, module_path, class_name))
+        template = self.data.get("import_error_template")
+        # no template in the data: the failure is known, its text is not
+        return ClassResolution(None, "ImportError", _fill(template, module_path, class_name) if template else None)
 
     def loader(self, origin: str) -> Loader | None:
         """How the class at ``origin`` loads its config; None when the knowledge has no entry."""
@@ -193,6 +216,10 @@ class StRelease:
             passes_positional=raw.get("load_passes_positional", 0),
             passes_keywords=tuple(raw.get("load_passes_keywords", ())),
             init_raises=tuple((r["type"], r["message"]) for r in raw.get("init_raises", ())),
+            tries_config_names=tuple(raw.get("tries_config_names", ())),
+            config_files=tuple(raw.get("config_files", ())),
+            fails_without_config=bool(raw.get("fails_without_config")),
+            needs_no_files=raw.get("needs_no_files"),
         )
 
     @property
@@ -210,6 +237,50 @@ class StRelease:
     def third_party_imports(self) -> tuple[str, ...]:
         """Top-level third-party modules ``import sentence_transformers`` imports (e.g. ``PIL``)."""
         return tuple(self.data.get("third_party_imports", ()))
+
+    @property
+    def import_providers(self) -> Mapping[str, ImportProvider]:
+        """For each third-party module the release imports that none of its declared dependencies holds
+        itself, who provides it (ST <= 2.2: ``PIL`` from pillow, which only torchvision requires)."""
+        return {module: ImportProvider(raw["distribution"], tuple(raw["required_by"]), raw.get("found_in"))
+                for module, raw in self.data.get("import_providers", {}).items()}
+
+    @property
+    def requirement_aliases(self) -> Mapping[str, str]:
+        """Names the requirements check maps before looking a package up (6.x: ``pytorch`` -> ``torch``)."""
+        return dict((self.data.get("requirements_error") or {}).get("aliases", {}))
+
+    @property
+    def requirements_error_type(self) -> str | None:
+        """The exception an unmet model ``requirements`` raises (``ImportError``); None when not covered."""
+        return (self.data.get("requirements_error") or {}).get("exception")
+
+    def requirements_error(self, model_path: str | None,
+                           unmet: Sequence[tuple[str, str, str | None, str | None]]) -> str | None:
+        """The message this release raises for a model's unmet ``requirements``; None when the release has
+        no such check (or ``unmet`` is empty).
+
+        ``unmet`` holds (package name as the model writes it, specifier as written, installed version or
+        None when not installed, reason or None), in the model's order; ``model_path`` is the name or path
+        the model was loaded from (None: the release's sourceless header).
+        """
+        pieces = self.data.get("requirements_error")
+        if not pieces or not unmet:
+            return None
+        aliases = pieces.get("aliases", {})
+        lines = [_fill(pieces["header"], model_path) if model_path is not None else pieces["header_without_source"]]
+        specs = []
+        for name, specifier, installed, reason in unmet:
+            name = aliases.get(name, name)
+            found = _fill(pieces["found_installed"], name, installed) if installed is not None \
+                else pieces["found_missing"]
+            line = _fill(pieces["line"], name, specifier, found, reason or "")
+            lines.append(getattr(line, pieces["line_strip"])() if pieces.get("line_strip") in _STRIPS else line)
+            if name not in pieces.get("not_installable", ()):
+                specs.append(_fill(pieces["install_spec"], name, specifier))
+        if specs:
+            lines.append(_fill(pieces["install"], pieces["install_separator"].join(specs)))
+        return pieces["separator"].join(lines)
 
     @property
     def root_construction(self) -> Mapping[str, Any] | None:
@@ -231,6 +302,66 @@ class StRelease:
             return None
         return _fill(warning["template"], saved, str(self.version))
 
+
+@dataclass(frozen=True)
+class ReaderFacts:
+    """What the model reader needs to know about module classes (by class name, as modules.json's
+    ``type`` ends), gathered over every covered sentence-transformers release."""
+
+    sbert_config_names: tuple[str, ...]
+    """The config names a transformer module's load tries, in its order (union over releases)."""
+    transformer_kinds: frozenset[str]
+    """Classes that wrap a HF transformer and read those names (Transformer, MLMTransformer, and CLIPModel,
+    a Transformer subclass from 5.4), in any release."""
+    config_required_kinds: frozenset[str]
+    """Other module classes whose load fails without its config file in at least one release (it opens the
+    file unconditionally, or gets {} and the constructor lacks required parameters or a key is indexed)."""
+    fileless_kinds: frozenset[str]
+    """Classes whose load needs no file at all in every release that has them (e.g. Normalize)."""
+    legacy_pooling_modes: Mapping[str, str]
+    """Legacy Pooling boolean -> 5.4+ mode name (``pooling_mode_mean_tokens`` -> ``mean``), in the order the
+    5.4+ Pooling concatenates the modes."""
+    config_file_names: Mapping[str, tuple[str, ...]]
+    """Class -> the config file names its load reads (``CNN`` -> ``cnn_config.json``), union over releases
+    in the order first seen; classes that read none are left out."""
+
+
+def reader_facts(releases: Sequence[StRelease]) -> ReaderFacts:
+    """ReaderFacts from the releases' loader facts (see tools/kb/st_reader.py for how each is read)."""
+    names: dict[str, None] = {}
+    transformers: set[str] = set()
+    required: set[str] = set()
+    no_files: dict[str, bool] = {}
+    files: dict[str, dict[str, None]] = {}
+    modes: dict[str, str] = {}
+    for release in releases:
+        modes.update(release.data.get("legacy_pooling_modes") or {})
+        for origin in release.data.get("loaders", {}):
+            loader = release.loader(origin)
+            if loader is None:
+                continue
+            kind = loader.class_name
+            if loader.tries_config_names:
+                transformers.add(kind)
+                names.update(dict.fromkeys(loader.tries_config_names))
+            elif loader.fails_without_config:  # a transformer's config is judged on its own
+                required.add(kind)
+            if loader.needs_no_files is not None:
+                no_files[kind] = no_files.get(kind, True) and loader.needs_no_files
+            if loader.config_files:
+                files.setdefault(kind, {}).update(dict.fromkeys(loader.config_files))
+    return ReaderFacts(
+        sbert_config_names=tuple(names),
+        transformer_kinds=frozenset(transformers),
+        config_required_kinds=frozenset(required),
+        fileless_kinds=frozenset(k for k, v in no_files.items() if v),
+        legacy_pooling_modes=MappingProxyType(modes),
+        config_file_names=MappingProxyType({k: tuple(v) for k, v in sorted(files.items())}),
+    )
+
+
+_STRIPS = ("strip", "rstrip", "lstrip")
+"""The str methods a stored template may name to apply to a filled line."""
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*(\[[^\]]*\][^{}]*)*\}|%s")
 
@@ -349,12 +480,14 @@ class Knowledge:
         """The first scanned transformers release that knows ``model_type``."""
         return self._transformers.get("first_release_with_model_type", {}).get(model_type)
 
-    def unknown_model_type_error(self, transformers: Version, model_type: str) -> tuple[str, str]:
-        """(exception type, message) that release raises for an unknown model_type
-        (KeyError up to 4.36, ValueError "...does not recognize this architecture..." after)."""
+    def unknown_model_type_error(self, transformers: Version, model_type: str) -> tuple[str, str] | None:
+        """(exception type, message) that release raises for an unknown model_type (KeyError up to 4.36,
+        ValueError "...does not recognize this architecture..." after); None when the data does not cover
+        the release or lacks either fact for it."""
         entry = (self._tf_entry(transformers) or {}).get("unknown_model_type_error") or {}
-        template = entry.get("message") or self._transformers.get("unknown_model_type_error") or "{}"
-        return entry.get("exception", "ValueError"), _fill(template, model_type)
+        if not entry.get("exception") or not entry.get("message"):
+            return None
+        return entry["exception"], _fill(entry["message"], model_type)
 
     def torch_load_floor(self, transformers: Version) -> tuple[str | None, str | None]:
         """(torch version below which that transformers refuses torch.load, its error text)."""
@@ -374,11 +507,12 @@ class Knowledge:
         return None
 
     def no_weights_error(self, transformers: Version, folder: str) -> tuple[str, str] | None:
-        """(exception, message) that release raises when ``folder`` has no weights file it reads."""
+        """(exception, message) that release raises when ``folder`` has no weights file it reads; None when
+        not covered. The message's fields are filled with the release's own constants (WEIGHTS_NAME, ...)."""
         error = (self._tf_entry(transformers) or {}).get("no_weights_error")
         if not error:
             return None
-        return error["exception"], _render_fields(error["message"], folder)
+        return error["exception"], _render_fields(error["message"], folder, error.get("constants") or {})
 
     def transformers_requires(self, transformers: Version) -> Mapping[str, str]:
         """That transformers release's Requires-Dist (tokenizers, huggingface-hub, safetensors, ...)."""
@@ -394,19 +528,30 @@ class Knowledge:
         """The first tokenizers release that reads pair-format merges."""
         return self._tokenizers.get("first_release_reading_pairs")
 
-    def pairs_error(self) -> str:
-        """What older tokenizers raise on pair-format merges."""
-        return self._tokenizers.get("pairs_error") or "data did not match any variant of untagged enum ModelWrapper"
+    def pairs_error(self) -> str | None:
+        """What older tokenizers raise on pair-format merges; None when the data lacks it."""
+        return self._tokenizers.get("pairs_error")
+
+    # the model reader ---------------------------------------------------------------------------
+    def reader_facts(self) -> ReaderFacts:
+        """What the model reader needs to know about module classes, over every covered ST release."""
+        return self._reader_facts
+
+    @cached_property
+    def _reader_facts(self) -> ReaderFacts:
+        return reader_facts(self.st_releases)
+
+    def distribution(self, part: str) -> str | None:
+        """The distribution name a part's data was built from (``sentence_transformers`` ->
+        ``sentence-transformers``, ``huggingface_hub`` -> ``huggingface_hub``)."""
+        document = {"sentence_transformers": self._st, "transformers": self._transformers,
+                    "tokenizers": self._tokenizers, "huggingface_hub": self._hub}.get(part) or {}
+        return document.get("package")
 
 
-# transformers' weight file names (transformers/utils/constants), to render its error templates.
-_WEIGHT_NAMES = {"WEIGHTS_NAME": "pytorch_model.bin", "SAFE_WEIGHTS_NAME": "model.safetensors",
-                 "TF2_WEIGHTS_NAME": "tf_model.h5", "TF_WEIGHTS_NAME": "model.ckpt",
-                 "FLAX_WEIGHTS_NAME": "flax_model.msgpack"}
-
-
-def _evaluate_field(expr: str, folder: str) -> str:
-    """Value of one f-string field of a transformers error template (names, lists, + and _add_variant)."""
+def _evaluate_field(expr: str, folder: str, constants: Mapping[str, str]) -> str:
+    """Value of one f-string field of a transformers error template (names, lists, + and _add_variant);
+    the field's source text in braces when it names something the data does not hold."""
     import ast
 
     def value(node: ast.AST):
@@ -415,7 +560,9 @@ def _evaluate_field(expr: str, folder: str) -> str:
         if isinstance(node, ast.Name):
             if node.id == "pretrained_model_name_or_path":
                 return folder
-            return _WEIGHT_NAMES.get(node.id, node.id)
+            if node.id in constants:
+                return constants[node.id]
+            raise ValueError(node.id)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return value(node.left) + value(node.right)
         if isinstance(node, ast.List):
@@ -430,8 +577,8 @@ def _evaluate_field(expr: str, folder: str) -> str:
         return "{" + expr + "}"
 
 
-def _render_fields(template: str, folder: str) -> str:
-    return re.sub(r"\{([^{}]+)\}", lambda m: _evaluate_field(m.group(1), folder), template)
+def _render_fields(template: str, folder: str, constants: Mapping[str, str]) -> str:
+    return re.sub(r"\{([^{}]+)\}", lambda m: _evaluate_field(m.group(1), folder, constants), template)
 
 
 def specifier_allows(specifier: str | None, version: Version) -> bool:

@@ -410,5 +410,8 @@ def ensure_env(
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            # A failed build leaves nothing behind, not even its lock file (a waiter holds the inode).
+            with contextlib.suppress(OSError):
+                (root / f"{key}.lock").unlink()
             raise
     return _venv_python(final)

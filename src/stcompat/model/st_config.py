@@ -17,6 +17,8 @@ from .folder import MISSING, ModelFolder, ModelReadError, problem
 from .manifest import ModuleEntry, PoolingInfo, StConfig
 
 CST_FILE = "config_sentence_transformers.json"
+MAX_MODULES = 1000
+"""modules.json entries read (real pipelines have a handful; see docs/rules.md STC019)."""
 MODULES_FILE = "modules.json"
 
 _LEGACY_TYPE = re.compile(r"^sentence_transformers\.(models|sparse_encoder\.models|cross_encoder\.models)\.")
@@ -126,6 +128,10 @@ def read_modules(folder: ModelFolder, problems: list[Finding]) -> tuple[ModuleEn
     if not isinstance(raw, list):
         problems.append(problem("STC010", f"{MODULES_FILE} is not a JSON list", MODULES_FILE))
         return ()
+    if len(raw) > MAX_MODULES:
+        problems.append(problem("STC019", f"{MODULES_FILE} lists {len(raw)} modules, over the bound of "
+                                f"{MAX_MODULES}; only the first {MAX_MODULES} were read", MODULES_FILE))
+        raw = raw[:MAX_MODULES]
     entries = []
     for position, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
@@ -184,7 +190,13 @@ def pooling_info(config: Mapping[str, Any]) -> PoolingInfo:
     """A Pooling config in either schema, as modes and flags."""
     if "pooling_mode" in config:
         raw = config["pooling_mode"]
-        modes = (raw,) if isinstance(raw, str) else tuple(str(m) for m in raw or ())
+        # A hand-edited config may hold anything here; only a string or a list of strings names modes.
+        if isinstance(raw, str):
+            modes: tuple[str, ...] = (raw,)
+        elif isinstance(raw, list):
+            modes = tuple(m for m in raw if isinstance(m, str))
+        else:
+            modes = ()
         schema = PoolingSchema.MODULAR
         dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import json
+import math
 from json.decoder import scanstring
 
 from ..findings import Finding
@@ -116,8 +117,9 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Finding]) -> T
             if isinstance(config.get("tokenizer_class"), str):
                 tokenizer_class = config["tokenizer_class"]
             value = config.get("model_max_length")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                model_max_length = int(value) if value < 2**63 else None
+            # NaN, +-Infinity and absurd sentinels (1e30) are kept out: they name no length.
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                model_max_length = int(value) if -2**63 < value < 2**63 else None
     position = _merges_error_position(folder, prefix + "tokenizer.json") if fmt is MergesFormat.PAIRS else None
     return TokenizerInfo(
         folder=path,

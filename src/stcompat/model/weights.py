@@ -19,7 +19,7 @@ from typing import Any
 
 from ..findings import Finding
 from ..vocab import WeightFormat
-from .folder import ModelFolder, ModelReadError, problem
+from .folder import MAX_JSON_DEPTH, ModelFolder, ModelReadError, json_depth_exceeds, problem
 from .manifest import WeightFile
 
 # Bytes per element, from the safetensors spec; unknown dtypes skip the size check.
@@ -33,6 +33,11 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _MAX_HEADER = 100 * 1024 * 1024  # the spec's own limit
 
 
+def _count(value: Any) -> bool:
+    """A JSON integer >= 0 (not a bool, which Python counts as an int)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) -> dict[str, Any]:
     """The parsed header of a safetensors file, validated against the file size.
 
@@ -44,20 +49,33 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
     (length,) = struct.unpack("<Q", prefix)
     if length > _MAX_HEADER or length > file_size - 8:
         raise ValueError(f"header length {length} exceeds the file size {file_size}")
-    header = json.loads(read_header(length))
+    try:
+        header = json.loads(read_header(length))
+    except RecursionError:
+        raise ValueError("header nests too deeply") from None
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
+    if json_depth_exceeds(header):
+        raise ValueError(f"header nests deeper than {MAX_JSON_DEPTH} levels")
     spans = []
     for name, info in header.items():
         if name == "__metadata__":
             continue
         if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
             raise ValueError(f"tensor {name!r} lacks dtype/shape/data_offsets")
-        begin, end = info["data_offsets"]
-        expected = DTYPE_BYTES.get(info["dtype"])
-        if expected is not None and end - begin != math.prod(info["shape"]) * expected:
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if not isinstance(dtype, str):
+            raise ValueError(f"tensor {name!r} has a dtype that is not a string")
+        if not isinstance(shape, list) or not all(_count(n) for n in shape):
+            raise ValueError(f"tensor {name!r} has a shape that is not a list of non-negative integers")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_count(n) for n in offsets) \
+                or offsets[0] > offsets[1]:
+            raise ValueError(f"tensor {name!r} has data_offsets that are not [begin, end] byte positions")
+        begin, end = offsets
+        expected = DTYPE_BYTES.get(dtype)
+        if expected is not None and end - begin != math.prod(shape) * expected:
             raise ValueError(f"tensor {name!r} spans {end - begin} bytes, its shape needs "
-                             f"{math.prod(info['shape']) * expected}")
+                             f"{math.prod(shape) * expected}")
         spans.append((begin, end))
     spans.sort()
     cursor = 0
