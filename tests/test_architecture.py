@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "check": BASE | {"kb", "model", "env", "rules"},
     "fingerprint": BASE | {"kb", "model", "env"},
     "report": BASE | {"kb", "model", "env", "rules", "matrix", "fingerprint"},
-    "cli": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
+    "convert": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
+    "cli": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report", "convert"},
     # pre-commit hooks and the pytest plugin: adapters over the verbs, beside the CLI (never importing it).
     "integrations": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
     "package": BASE | {"model", "check", "rules", "matrix", "fingerprint"},
@@ -38,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
 # Modules that are command lines of their own sit on the CLI's floor, whatever their folder.
 CLI_MODULES = {"stcompat.fingerprint.verify_cli"}
 # These stages may import torch, transformers or sentence_transformers (lazily); the rest never.
-MAY_IMPORT_ML = {"matrix", "fingerprint", "cli", "package"}
+MAY_IMPORT_ML = {"matrix", "fingerprint", "convert", "cli", "package"}
 ML_PACKAGES = {"torch", "transformers", "sentence_transformers", "numpy", "safetensors", "tokenizers"}
 
 

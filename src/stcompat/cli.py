@@ -361,5 +361,110 @@ def compare_cmd(a: str, b: str, fmt: str, **limits: float) -> None:
     _show_report(compare(a, b, thresholds=_thresholds(**limits)), fmt, f"{b} vs {a}")
 
 
+
+# --- convert / lock / stamp (stcompat.convert) -------------------------------------------------
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends like Ctrl-C: cleanup runs, so an interrupted write leaves nothing half-made."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+@main.command("convert")
+@click.argument("model")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@click.option("--target", required=True, metavar="SPEC",
+              help='The stack to load it, e.g. "sentence-transformers==2.2.2 transformers==4.30.2".')
+@click.option("--allow-loss", is_flag=True, help="Convert even when the target ignores saved settings "
+                                                 "(they are listed, and written into OUT/README.md).")
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+@click.option("--verify/--no-verify", default=None,
+              help="Load the result in a real environment of the target and compare embeddings "
+                   "(default: when that environment can be built here).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guard
+def convert_cmd(model: str, output: str, target: str, allow_loss: bool, force: bool, verify: bool | None,
+                fmt: str) -> None:
+    """Write a copy of MODEL that the TARGET stack loads and that behaves as saved, proven by check and a real load.
+
+    Exit status: 0 converted and proven, 2 refused or not proven (nothing is written then).
+    """
+    from .convert.backport import backport
+    from .convert.summary import render
+
+    _exit_on_sigterm()
+    result = backport(model, output, target, allow_loss=allow_loss, force=force, verify=verify,
+                      log=lambda line: click.echo(line, err=True))
+    click.echo(render(result, fmt), nl=False)
+
+
+@main.command("lock")
+@click.argument("model")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: print it).")
+@click.option("--constraints", is_flag=True, help="Write it as a constraints file (pip install -c).")
+@click.option("--exact", is_flag=True, help="Pin what the model was saved with.")
+@click.option("--prove", is_flag=True, help="Install the lock at both ends of its sentence-transformers range "
+                                            "and load the model there; the proof goes beside -o as .proof.json.")
+@click.option("--cache-dir", help="Hugging Face cache to resolve repo ids in.")
+@_guard
+def lock_cmd(model: str, output: str | None, constraints: bool, exact: bool, prove: bool,
+             cache_dir: str | None) -> None:
+    """Write the requirement ranges MODEL is known to load with and behave as saved, from the knowledge.
+
+    Exit status: 0 written (and, with --prove, loaded ok at both ends), 1 a proof failed, 2 unusable input.
+    """
+    import json
+
+    from .convert.lock import lock
+    from .model.inspect import inspect_model
+
+    result = lock(inspect_model(model, cache_dir=cache_dir), exact=exact)
+    text = result.render(constraints)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if prove:
+        from dataclasses import asdict
+
+        from .convert.prove import prove_lock
+
+        _exit_on_sigterm()
+        ends = prove_lock(result.model, text.splitlines(), dict.fromkeys(result.ends))
+        for end in ends:
+            diff = "n/a" if end.max_abs_diff is None else f"{end.max_abs_diff:.3g}"
+            packages = ", ".join(f"{k} {v}" for k, v in end.versions.items() if k in (
+                "sentence-transformers", "transformers", "tokenizers", "huggingface-hub"))
+            click.echo(f"proof: sentence-transformers {end.release}: {end.outcome} (max |diff| {diff} vs here; "
+                       f"{packages}){': ' + '; '.join(end.reasons) if end.reasons else ''}", err=True)
+        if output:
+            Path(output + ".proof.json").write_text(json.dumps([asdict(e) for e in ends], indent=1, default=str)
+                                                    + "\n", encoding="utf-8")
+        if any(end.outcome != "ok" for end in ends):
+            sys.exit(1)
+
+
+@main.command("stamp")
+@click.argument("model")
+@click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite an earlier backup.")
+@_guard
+def stamp_cmd(model: str, dry_run: bool, force: bool) -> None:
+    """Write the `requirements` block sentence-transformers 6.0+ enforces into MODEL's
+    config_sentence_transformers.json, inferred from what the model uses; the old file is kept as .bak.
+    """
+    from .convert.stamp import stamp, write_stamp
+    from .model.inspect import inspect_model
+
+    result = stamp(inspect_model(model))
+    shown = result.diff or "nothing to add: every inferred requirement is already there"
+    click.echo(shown, nl=not shown.endswith("\n"))
+    if dry_run or not result.added:
+        return
+    backup = write_stamp(result, force=force)
+    click.echo(f"wrote {result.path} (added {', '.join(result.added)}); the previous file is {backup}", err=True)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

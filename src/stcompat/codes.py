@@ -70,15 +70,18 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "STC005", "file-unreadable", Severity.ERROR,
-        "A file or folder of the model exists but cannot be read (permissions, I/O error).",
+        "A file or folder of the model exists but cannot be read (permissions, I/O error, a symlink loop), or "
+        "something else stands where a file should be (a FIFO, a socket, a folder named config.json or "
+        "model.safetensors).",
         "Loaders fail on the same file.",
         "Fix the file's permissions or restore it.",
         Layer.INPUT,
     ),
     Rule(
         "STC010", "malformed-json", Severity.ERROR,
-        "A JSON file of the model cannot be parsed, or its top level has the wrong shape "
-        "(e.g. modules.json not a list of objects).",
+        "A JSON file of the model cannot be parsed as the loaders read it (UTF-8 text: a byte order mark or a "
+        "byte that is not UTF-8 fails too; tokenizer.json and safetensors headers also reject NaN and Infinity), "
+        "or its top level has the wrong shape (e.g. modules.json not a list of objects, a config not an object).",
         "Every loader reads these files with json.load; the model cannot load anywhere.",
         "Restore the file from the original save (re-download, or save the model again).",
         Layer.INPUT,
@@ -107,7 +110,9 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "STC014", "safetensors-header-invalid", Severity.ERROR,
-        "A .safetensors file's header cannot be parsed, or its tensor offsets do not match the file size.",
+        "A .safetensors file's header cannot be parsed (as safetensors parses it: UTF-8, no NaN), names a dtype "
+        "no safetensors release knows, has `__metadata__` values that are not strings, or its tensor offsets do "
+        "not match the file size.",
         "safetensors refuses the file (truncated download or corrupted copy).",
         "Re-download or re-save the weights.",
         Layer.INPUT,
@@ -130,7 +135,8 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "STC017", "tokenizer-unreadable", Severity.WARNING,
-        "tokenizer.json exists but has no recognisable `model` section.",
+        "tokenizer.json exists but has no recognisable `model` section (absent, not an object, or its `type`, "
+        "`vocab` or `merges` of a JSON type tokenizers does not accept).",
         "The fast tokenizer cannot be built from it.",
         "Re-save the tokenizer with a current tokenizers release.",
         Layer.INPUT,
@@ -150,6 +156,25 @@ _RULES: tuple[Rule, ...] = (
         "100,000 entries.",
         "No real model comes near these bounds; input that does is broken or built to exhaust a reader.",
         "Restore the folder from the original save.",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC020", "config-value-invalid", Severity.WARNING,
+        "A key a loader uses holds a value of the wrong JSON type (e.g. Pooling `pooling_mode` a number, "
+        "`max_seq_length` a string, a modules.json `idx` a string), or a JSON file read by Python holds "
+        "NaN, Infinity or -Infinity (not standard JSON; Python's json accepts them).",
+        "No release writes such a value; the loader passes it on and fails later (`'int' object has no "
+        "attribute 'lower'`) or runs with a nonsensical size, depending on the key and the release.",
+        "Restore the file from the original save, or correct the value to the type the key takes.",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC021", "lfs-pointer", Severity.ERROR,
+        "A file of the model is a Git LFS pointer (a short text naming the real file's hash and size) instead "
+        "of its content: the repository was cloned or copied without Git LFS.",
+        "Loaders read the pointer as weights or JSON and fail (safetensors: header too large; torch.load: "
+        "invalid load key 'v'; json: expecting value).",
+        "Run `git lfs install && git lfs pull` in the clone, or download the model with `hf download`.",
         Layer.INPUT,
     ),
     Rule(
@@ -360,6 +385,84 @@ _RULES: tuple[Rule, ...] = (
         "Nothing can be observed in that environment; matrix reports its cells as env-error.",
         "Read the resolver's message; pin the layer it names with --with, or run with network access.",
         Layer.MATRIX,
+    ),
+    # ---- convert, lock, stamp (STC75x) ------------------------------------------------------------
+    Rule(
+        "STC750", "convert-target-not-covered", Severity.ERROR,
+        "The target names no sentence-transformers release, or one the knowledge base does not cover.",
+        "convert, lock and stamp decide from what each release understands; without it they would guess.",
+        "Name a covered release in --target (`stcompat kb` lists the range), or rebuild the knowledge.",
+        Layer.COVERAGE,
+    ),
+    Rule(
+        "STC751", "convert-model-kind", Severity.ERROR,
+        "The model is a CrossEncoder or SparseEncoder; convert rewrites SentenceTransformer folders only.",
+        "The knowledge describes what SentenceTransformer(path) does; the other loaders are not covered, so a "
+        "conversion could not be planned or proved.",
+        "Upgrade the target's sentence-transformers instead (`stcompat check` names the release).",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC752", "convert-module-unavailable", Severity.ERROR,
+        "A module class (or a Pooling mode) of the model does not exist in the target release under any "
+        "import path, e.g. StaticEmbedding before 3.2 or Router before 5.0.",
+        "No rewrite of the files can make the target compute what the module computes.",
+        "Upgrade the target's sentence-transformers to a release that has the module.",
+        Layer.ST_MODULES,
+    ),
+    Rule(
+        "STC753", "convert-setting-untranslatable", Severity.ERROR,
+        "A module config key holds a value the target's constructor cannot take and that is not its default "
+        "(or weights, a folder layout or BPE merges that the target's loaders cannot be given).",
+        "Dropping the key would silently change what the module computes.",
+        "Upgrade the target; or retrain/re-save the model without that setting.",
+        Layer.ST_MODULES,
+    ),
+    Rule(
+        "STC754", "convert-loses-behaviour", Severity.ERROR,
+        "The target does not apply some saved settings (prompts, default_prompt_name, similarity_fn_name, "
+        "truncate_dim, Pooling include_prompt): the converted model would load and return something else.",
+        "A silent behaviour change is worse than a load failure: nothing raises, results just get worse.",
+        "Upgrade the target; or pass --allow-loss and apply the settings by hand as the output's README.md says.",
+        Layer.ST_CONFIG,
+    ),
+    Rule(
+        "STC755", "convert-output-exists", Severity.ERROR,
+        "The output folder (or stamp's backup file) already exists.",
+        "convert and stamp never overwrite anything unasked.",
+        "Choose another -o, or pass --force to replace it.",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC756", "convert-result-check-failed", Severity.ERROR,
+        "`check` of the converted folder against the target is not ok: the plan missed something.",
+        "The output would not load or not behave as saved; it was removed.",
+        "Report it with the model's `stcompat inspect` output; the findings name what was missed.",
+        Layer.COVERAGE,
+    ),
+    Rule(
+        "STC757", "convert-result-verify-failed", Severity.ERROR,
+        "Loaded in a real environment of the target, the converted folder failed to load, or its embeddings "
+        "of the probe corpus differ from the source's beyond noise.",
+        "The conversion changed what the model computes; the output was removed.",
+        "Report it with the printed figures; use --no-verify only to inspect the output by hand.",
+        Layer.FINGERPRINT,
+    ),
+    Rule(
+        "STC758", "convert-runtime-missing", Severity.ERROR,
+        "Converting weights (safetensors to pytorch_model.bin) needs torch and safetensors, and one is not "
+        "installed here.",
+        "The target's loader opens only pytorch_model.bin, so the weights must be rewritten.",
+        "pip install 'stcompat[runtime]' (install torch first) and run convert again.",
+        Layer.WEIGHTS,
+    ),
+    Rule(
+        "STC759", "no-known-good-release", Severity.ERROR,
+        "lock or stamp found no covered sentence-transformers release that loads the model as saved.",
+        "There is no range to write: every known release fails or loses behaviour.",
+        "Run `stcompat check MODEL --target ...` to see why; the model may need a newer release than the "
+        "knowledge covers.",
+        Layer.COVERAGE,
     ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
     Rule(

@@ -111,3 +111,23 @@ class EnvBuildError(StcompatError):
         """The environment's spec hash."""
         self.step = step
         """The build step that failed (``uv venv``, ``torch install``, ...)."""
+
+
+class ConvertError(StcompatError):
+    """convert, lock or stamp cannot do what was asked (STC750-STC759), or its proof failed.
+
+    A refusal for lost behaviour (STC754) lists the settings; a failed proof (STC756, STC757) carries
+    the figures; the output folder is never left behind either way.
+    """
+
+    def __init__(self, code: str, message: str, *, model: str | None = None, output: str | None = None,
+                 lost: tuple[str, ...] = (), figures: "dict[str, object] | None" = None) -> None:
+        super().__init__(code, message)
+        self.model = model
+        """The model folder converted."""
+        self.output = output
+        """The output folder asked for (not written, or removed again)."""
+        self.lost = lost
+        """STC754: the saved settings the target would not apply, one line each."""
+        self.figures = figures or {}
+        """STC756/STC757: what the proof measured (verdict, max |diff|, min cosine, findings)."""

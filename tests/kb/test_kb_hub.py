@@ -1,24 +1,22 @@
-"""The committed huggingface_hub knowledge base file: consistent, and agreeing with known facts.
+"""The committed huggingface_hub knowledge: a consistent file, and known facts answered through kb/query.
 
-No network: this reads the JSON written by tools/kb/hub_facts.py.
+No network: this reads the JSON written by tools/kb/hub_facts.py. Lookups go through ``Knowledge.hub_exports``
+and ``Knowledge.hub_first_release_without``; the raw file is read only for its own consistency and for facts
+kb/query does not serve (rows are then looked up by their exact version).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
-DATA = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data"
+from stcompat.kb.query import DATA, knowledge
+
 PATH = DATA / "huggingface_hub.json"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-ST_222_IMPORTS = ("HfApi", "HfFolder", "Repository", "hf_hub_url", "cached_download")
-"""sentence-transformers 2.2.2: ``from huggingface_hub import HfApi, HfFolder, Repository, hf_hub_url,
-cached_download``."""
 
 
 @pytest.fixture(scope="module")
@@ -30,34 +28,22 @@ def _order(document: dict) -> list[str]:
     return [row["version"] for row in document["releases"]]
 
 
-def _release(document: dict, minor: str) -> dict:
-    """The scanned release of a minor version ("0.25" -> the 0.25.x row)."""
-    rows = [row for row in document["releases"] if Version(row["version"]).release[:2] == Version(minor).release[:2]]
-    assert len(rows) == 1, f"{minor}: {[row['version'] for row in rows]}"
-    return rows[0]
+def _row(document: dict, version: str) -> dict:
+    """The row of one scanned release, by its exact version."""
+    return next(row for row in document["releases"] if row["version"] == version)
 
 
-def _exports(document: dict, version: str) -> set[str]:
-    """A scanned release's exports, rebuilt from first/last/gaps as the note describes (cached per document)."""
-    cache = document.setdefault("_exports_cache", {})
+def exported(version: str, name: str) -> bool:
+    return bool(knowledge().hub_exports(Version(version), name))
+
+
+def _listed(document: dict, version: str) -> frozenset[str]:
+    """What a release's top level lists (its lazy table): what imports, plus names listed but not bound."""
+    cache = document.setdefault("_listed", {})
     if version not in cache:
-        cache[version] = frozenset(_rebuild(document, version))
+        cache[version] = frozenset({n for n in document["first_release_exporting"] if exported(version, n)}
+                                   | set(_row(document, version)["unresolved_exports"]))
     return cache[version]
-
-
-def _rebuild(document: dict, version: str) -> set[str]:
-    order = _order(document)
-    index = order.index(version)
-    last = document["last_release_exporting"]
-    gaps = document["gaps"]
-    return {name for name, first in document["first_release_exporting"].items()
-            if order.index(first) <= index
-            and (name not in last or index <= order.index(last[name]))
-            and not any(order.index(start) <= index < order.index(end) for start, end in gaps.get(name, []))}
-
-
-def _exported(document: dict, name: str, minor: str) -> bool:
-    return name in _exports(document, _release(document, minor)["version"])
 
 
 def test_header_versions_and_artifacts(hub: dict) -> None:
@@ -82,80 +68,73 @@ def test_header_versions_and_artifacts(hub: dict) -> None:
 
 
 def test_requires_python(hub: dict) -> None:
-    assert _release(hub, "0.4")["requires_python"] == ">=3.6.0"
-    assert _release(hub, "0.25")["requires_python"] == ">=3.8.0"
-    assert _release(hub, "1.0")["requires_python"] == ">=3.9.0"
+    assert _row(hub, "0.4.0")["requires_python"] == ">=3.6.0"
+    assert _row(hub, "0.25.2")["requires_python"] == ">=3.8.0"
+    assert _row(hub, "1.0.1")["requires_python"] == ">=3.9.0"
 
 
-def test_spans_match_rows(hub: dict) -> None:
+def test_any_patch_is_answered_by_its_minor_series() -> None:
+    assert exported("0.25.0", "cached_download") and exported("0.25.2", "cached_download")
+    assert not exported("0.26.0", "cached_download")
+    assert knowledge().hub_exports(Version("0.3.0"), "HfApi") is None  # older than the data
+
+
+def test_rows_agree_with_the_answers(hub: dict) -> None:
+    """Each row's counts and added/removed lists match what kb/query answers for that release."""
     previous: set[str] = set()
     for row in hub["releases"]:
-        current = _exports(hub, row["version"])
+        current = _listed(hub, row["version"])
         assert len(current) == row["export_count"], row["version"]
         assert sorted(current - previous) == row["exports_added"], row["version"]
         assert sorted(previous - current) == row["exports_removed"], row["version"]
         previous = current
     first, last = hub["first_release_exporting"], hub["last_release_exporting"]
-    newest = _exports(hub, _order(hub)[-1])
     assert set(last) <= set(first)
-    assert set(last) == set(first) - newest, "last_release_exporting lists exactly the names gone in the end"
+    assert set(last) == set(first) - previous, "last_release_exporting lists exactly the names gone in the end"
 
 
-def test_gaps_are_real_and_recorded(hub: dict) -> None:
+def test_every_removal_and_return_is_a_gap(hub: dict) -> None:
     order = _order(hub)
-    first, last = hub["first_release_exporting"], hub["last_release_exporting"]
-    for name, gaps in hub["gaps"].items():
-        assert gaps, name
-        for start, end in gaps:
-            assert order.index(first[name]) < order.index(start) < order.index(end), name
-            if name in last:
-                assert order.index(end) <= order.index(last[name]), name
-            assert name in _exports(hub, order[order.index(start) - 1]), name
-            assert name not in _exports(hub, start) and name in _exports(hub, end), name
-    # every removal followed by a re-addition is in gaps, not hidden in first/last
-    for name in first:
-        present = [name in _exports(hub, version) for version in order]
+    for name in hub["first_release_exporting"]:
+        present = [name in _listed(hub, version) for version in order]
         runs = sum(1 for i, p in enumerate(present) if p and (i == 0 or not present[i - 1]))
         assert runs == 1 + len(hub["gaps"].get(name, [])), name
-    # login/logout were dropped in 0.10 (deprecated HfApi.login) and came back in 0.11 (huggingface_hub._login)
+
+
+def test_login_was_dropped_in_0_10_and_came_back_in_0_11(hub: dict) -> None:
+    # dropped with the deprecated HfApi.login, re-added from huggingface_hub._login
     for name in ("login", "logout"):
-        assert _exported(hub, name, "0.9") and not _exported(hub, name, "0.10") and _exported(hub, name, "0.11")
-        assert hub["gaps"][name] == [[_release(hub, "0.10")["version"], _release(hub, "0.11")["version"]]]
+        assert exported("0.7.0", name) and not exported("0.10.1", name) and exported("0.11.1", name)
+        assert hub["gaps"][name] == [["0.10.1", "0.11.1"]]
 
 
-def test_cached_download(hub: dict) -> None:
-    assert hub["first_release_exporting"]["cached_download"] == _release(hub, "0.4")["version"]
-    assert hub["last_release_exporting"]["cached_download"] == _release(hub, "0.25")["version"]
-    assert "cached_download" not in hub["gaps"]
-    assert _exported(hub, "cached_download", "0.25") and not _exported(hub, "cached_download", "0.26")
-    assert "cached_download" in _release(hub, "0.26")["exports_removed"]
+def test_cached_download() -> None:
+    assert exported("0.4.0", "cached_download") and exported("0.25.2", "cached_download")
+    assert not exported("0.26.5", "cached_download") and not exported("1.0.1", "cached_download")
+    assert knowledge().hub_first_release_without("cached_download") == "0.26.5"
 
 
-def test_sentence_transformers_2_2_2_imports(hub: dict) -> None:
+def test_sentence_transformers_2_2_2_imports() -> None:
     """All five names import up to 0.25; from 0.26 on the import fails (cached_download first)."""
-    for row in hub["releases"]:
-        missing = [name for name in ST_222_IMPORTS if name not in _exports(hub, row["version"])]
-        if Version(row["version"]) < Version("0.26"):
-            assert missing == [], row["version"]
-        else:
-            assert "cached_download" in missing, row["version"]
+    names = knowledge().st("2.2.2").hub_imports
+    assert set(names) == {"HfApi", "HfFolder", "Repository", "hf_hub_url", "cached_download"}
+    for release in ("0.4.0", "0.16.4", "0.25.2"):
+        assert all(exported(release, name) for name in names), release
+    for release in ("0.26.5", "0.36.2", "1.0.1", "2.4.0"):
+        assert not exported(release, "cached_download"), release
 
 
-def test_hffolder_and_repository_removed_in_1_0(hub: dict) -> None:
+def test_hffolder_and_repository_removed_in_1_0() -> None:
     for name in ("HfFolder", "Repository", "InferenceApi"):
-        assert hub["first_release_exporting"][name] == _release(hub, "0.4")["version"]
-        assert hub["last_release_exporting"][name] == _release(hub, "0.36")["version"], name
-        assert name not in hub["gaps"]
-        assert _exported(hub, name, "0.36") and not _exported(hub, name, "1.0")
+        assert exported("0.4.0", name) and exported("0.36.2", name) and not exported("1.0.1", name), name
+        assert knowledge().hub_first_release_without(name) == "1.0.1"
 
 
 def test_download_functions_exported_throughout(hub: dict) -> None:
     for name in ("snapshot_download", "hf_hub_download", "hf_hub_url", "HfApi"):
-        assert hub["first_release_exporting"][name] == _order(hub)[0]
-        assert name not in hub["last_release_exporting"] and name not in hub["gaps"]
-        for row in hub["releases"]:
-            assert name in _exports(hub, row["version"]), (name, row["version"])
-            assert name not in row["unresolved_exports"], (name, row["version"])
+        assert knowledge().hub_first_release_without(name) is None
+        for version in _order(hub):
+            assert exported(version, name), (name, version)
 
 
 def test_module_getattr(hub: dict) -> None:
@@ -170,7 +149,7 @@ def test_module_getattr(hub: dict) -> None:
 
 
 def test_unresolved_exports(hub: dict) -> None:
-    """0.8/0.9 list login/logout in the lazy table, but hf_api no longer binds them."""
+    """0.8/0.9 list login/logout in the lazy table, but hf_api no longer binds them: the import fails."""
     flagged = {row["version"]: row["unresolved_exports"] for row in hub["releases"] if row["unresolved_exports"]}
-    assert flagged == {_release(hub, "0.8")["version"]: ["login", "logout"],
-                       _release(hub, "0.9")["version"]: ["login", "logout"]}
+    assert flagged == {"0.8.1": ["login", "logout"], "0.9.1": ["login", "logout"]}
+    assert not exported("0.8.1", "login") and not exported("0.9.1", "logout")

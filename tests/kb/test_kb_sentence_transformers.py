@@ -63,3 +63,10 @@ def test_requires_dist_floors():
     kb = knowledge()
     assert kb.st("2.2.2").requires_dist["transformers"] == "<5.0.0,>=4.6.0"
     assert kb.st("6.0.0").checks_requirements and not kb.st("5.7.0").checks_requirements
+
+
+def test_import_time_imports_leave_type_checking_blocks_out():
+    kb = knowledge()
+    # 6.2.0 imports faiss and usearch only under ``if TYPE_CHECKING:`` (util/quantization.py)
+    assert not {"faiss", "usearch"} & set(kb.st("6.2.0").third_party_imports)
+    assert "PIL" in kb.st("2.2.2").third_party_imports and "cached_download" in kb.st("2.2.2").hub_imports

@@ -1,18 +1,21 @@
-"""The committed transformers and tokenizers knowledge base files: consistent, and agreeing with known facts.
+"""The committed transformers and tokenizers knowledge: consistent files, and known facts answered through kb/query.
 
 No network: these read the JSON written by tools/kb/transformers_facts.py and tools/kb/tokenizers_facts.py.
+Lookups go through kb/query (``model_type_known``, ``first_transformers_with``, ``transformers_requires``,
+``torch_load_floor``, ``reads_merges_pairs``, ...); the raw files are read only for their own consistency and
+for facts kb/query does not serve (rows are then looked up by their exact version).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
-DATA = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data"
+from stcompat.kb.query import DATA, knowledge
+
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -26,20 +29,9 @@ def tokenizers() -> dict:
     return json.loads((DATA / "tokenizers.json").read_text(encoding="utf-8"))
 
 
-def _release(document: dict, minor: str) -> dict:
-    """The scanned release of a minor version ("4.30" -> the 4.30.x row)."""
-    rows = [row for row in document["releases"] if Version(row["version"]).release[:2] == Version(minor).release[:2]]
-    assert len(rows) == 1, f"{minor}: {[row['version'] for row in rows]}"
-    return rows[0]
-
-
-def _model_types(document: dict, version: str) -> set[str]:
-    """A scanned release's model_types, rebuilt from the first/last spans as the note describes."""
-    order = [row["version"] for row in document["releases"]]
-    index = order.index(version)
-    last = document["last_release_with_model_type"]
-    return {t for t, first in document["first_release_with_model_type"].items()
-            if order.index(first) <= index and (t not in last or index <= order.index(last[t]))}
+def _row(document: dict, version: str) -> dict:
+    """The row of one scanned release, by its exact version."""
+    return next(row for row in document["releases"] if row["version"] == version)
 
 
 @pytest.mark.parametrize("name,schema", [("transformers", "stcompat.kb.transformers/1"),
@@ -61,32 +53,37 @@ def test_header_versions_and_artifacts(name: str, schema: str, request) -> None:
         assert row["version"] in artifact["filename"] and artifact["upload_time"]
 
 
-def test_transformers_range(transformers: dict) -> None:
-    versions = [Version(row["version"]) for row in transformers["releases"]]
-    assert versions[0].release[:2] == (4, 6)
-    assert (4, 57) in {v.release[:2] for v in versions}
+def test_transformers_range() -> None:
+    coverage = knowledge().coverage()["transformers"]
+    assert coverage["oldest"] == "4.6.1"
+    assert knowledge().model_type_known(Version("4.57.6"), "bert") is True
+    assert knowledge().model_type_known(Version("4.5.0"), "bert") is None  # older than the data
 
 
-def test_model_type_spans_match_rows(transformers: dict) -> None:
+def test_rows_agree_with_the_answers(transformers: dict) -> None:
+    """Each row's count and added/removed lists match what kb/query answers for that release."""
+    kb = knowledge()
+    every = transformers["first_release_with_model_type"]
     previous: set[str] = set()
     for row in transformers["releases"]:
-        current = _model_types(transformers, row["version"])
+        current = {t for t in every if kb.model_type_known(Version(row["version"]), t)}
         assert len(current) == row["model_type_count"], row["version"]
         assert sorted(current - previous) == row["model_types_added"], row["version"]
         assert sorted(previous - current) == row["model_types_removed"], row["version"]
         previous = current
-
-
-def test_first_release_with_model_type(transformers: dict) -> None:
-    first = transformers["first_release_with_model_type"]
-    oldest = transformers["releases"][0]["version"]
-    assert first["bert"] == oldest
-    assert first["xlm-roberta"] == oldest and first["mpnet"] == oldest
-    assert Version(first["modernbert"]).release[:2] == (4, 48)
-    assert Version(first["qwen3"]).release[:2] == (4, 51)
-    assert Version(first["gemma3_text"]).release[:2] == (4, 50)
-    assert "modernbert" not in _model_types(transformers, _release(transformers, "4.47")["version"])
     assert "note" in transformers and "last patch" in transformers["note"]
+
+
+def test_first_release_with_model_type() -> None:
+    kb = knowledge()
+    for model_type in ("bert", "xlm-roberta", "mpnet"):
+        assert kb.first_transformers_with(model_type) == "4.6.1"
+    assert kb.first_transformers_with("modernbert") == "4.48.3"
+    assert kb.first_transformers_with("gemma3_text") == "4.50.3"
+    assert kb.first_transformers_with("qwen3") == "4.51.3"
+    assert not kb.model_type_known(Version("4.47.1"), "modernbert")
+    assert kb.model_type_known(Version("4.48.0"), "modernbert")  # answered by the 4.48 series' last patch
+    assert kb.first_transformers_with("no-such-type") is None
 
 
 def test_requires_dist(transformers: dict) -> None:
@@ -94,53 +91,55 @@ def test_requires_dist(transformers: dict) -> None:
         assert set(row["requires_dist"]) == {"tokenizers", "huggingface-hub", "safetensors", "torch", "numpy"}
         assert row["requires_dist"]["tokenizers"], row["version"]
         assert row["requires_python"].startswith(">="), row["version"]
-    assert _release(transformers, "4.6")["requires_dist"]["tokenizers"] == "<0.11,>=0.10.1"
+    kb = knowledge()
+    assert kb.transformers_requires(Version("4.6.1"))["tokenizers"] == "<0.11,>=0.10.1"
     # transformers that accept tokenizers 0.20 are the ones that can meet pair-written merges
-    assert _release(transformers, "4.44")["requires_dist"]["tokenizers"] == "<0.20,>=0.19"
-    assert _release(transformers, "4.45")["requires_dist"]["tokenizers"] == "<0.21,>=0.20"
+    assert kb.transformers_requires(Version("4.44.2"))["tokenizers"] == "<0.20,>=0.19"
+    assert kb.transformers_requires(Version("4.45.0"))["tokenizers"] == "<0.21,>=0.20"
+    assert kb.first_transformers_requiring_safetensors() == "4.30.2"
 
 
 def test_torch_load_refusal(transformers: dict) -> None:
-    assert _release(transformers, "4.30")["refuses_torch_load_below"] is None
-    assert _release(transformers, "4.30")["torch_load_error"] is None
-    newest_4 = [row for row in transformers["releases"] if Version(row["version"]).major == 4][-1]
-    assert newest_4["refuses_torch_load_below"] == "2.6"
-    assert newest_4["torch_load_error"].startswith(
+    kb = knowledge()
+    assert kb.torch_load_floor(Version("4.30.2")) == (None, None)
+    floor, error = kb.torch_load_floor(Version("4.57.1"))
+    assert floor == "2.6"
+    assert error.startswith(
         "Due to a serious vulnerability issue in `torch.load`, even with `weights_only=True`, we now require users "
         "to upgrade torch to at least v2.6 in order to use the function. This version restriction does not apply "
         "when loading files with safetensors.")
-    assert "transformers.modeling_utils" in newest_4["torch_load_check_callers"]
-    first = transformers["first_release_refusing_torch_load"]
-    assert Version(first).release[:2] == (4, 52)
+    assert "transformers.modeling_utils" in _row(transformers, "4.57.6")["torch_load_check_callers"]
+    assert transformers["first_release_refusing_torch_load"] == "4.52.1"
+    assert kb.torch_load_floor(Version("4.51.3"))[0] is None
     # once in, never gone again (in the scanned releases)
-    flags = [row["refuses_torch_load_below"] is not None for row in transformers["releases"]]
+    flags = [kb.torch_load_floor(Version(row["version"]))[0] is not None for row in transformers["releases"]]
     assert flags == sorted(flags)
 
 
 def test_unknown_model_type_error(transformers: dict) -> None:
-    message = transformers["unknown_model_type_error"]
-    assert message.startswith("The checkpoint you are trying to load has model type `{config_dict['model_type']}` "
-                              "but Transformers does not recognize this architecture.")
-    old = _release(transformers, "4.30")["unknown_model_type_error"]
-    assert old["exception"] == "KeyError"
-    assert old["missing_model_type"].startswith("Unrecognized model in {pretrained_model_name_or_path}.")
-    for row in transformers["releases"]:
-        error = row["unknown_model_type_error"]
-        assert error["exception"] in ("KeyError", "ValueError"), row["version"]
-        assert error["message"], row["version"]
+    kb = knowledge()
+    assert kb.unknown_model_type_error(Version("4.30.2"), "modernbert") == ("KeyError", "'modernbert'")
+    assert kb.unknown_model_type_error(Version("4.57.6"), "modernbert")[1].startswith(
+        "The checkpoint you are trying to load has model type `modernbert` but Transformers does not recognize "
+        "this architecture.")
+    assert _row(transformers, "4.30.2")["unknown_model_type_error"]["missing_model_type"].startswith(
+        "Unrecognized model in {pretrained_model_name_or_path}.")
 
 
 def test_tokenizers_merges(tokenizers: dict) -> None:
-    assert Version(tokenizers["releases"][0]["version"]).release[:2] == (0, 10)
-    assert _release(tokenizers, "0.19")["reads_merges_pairs"] is False
-    assert _release(tokenizers, "0.19")["writes_merges_pairs"] is False
-    assert _release(tokenizers, "0.20")["reads_merges_pairs"] is True
-    assert _release(tokenizers, "0.20")["writes_merges_pairs"] is True
-    assert Version(tokenizers["first_release_reading_pairs"]).release[:2] == (0, 20)
+    kb = knowledge()
+    assert kb.reads_merges_pairs(Version("0.10.3")) is False
+    assert kb.reads_merges_pairs(Version("0.19.1")) is False
+    assert kb.reads_merges_pairs(Version("0.20.0")) is True  # answered by the 0.20 series' last patch
+    assert kb.reads_merges_pairs(Version("0.9.4")) is None  # older than the data
+    assert kb.first_tokenizers_reading_pairs() == "0.20.0"
+    assert _row(tokenizers, "0.19.1")["writes_merges_pairs"] is False
+    assert _row(tokenizers, "0.20.3")["writes_merges_pairs"] is True
     for row in tokenizers["releases"]:
         assert row["reads_merges_strings"] is True, row["version"]  # legacy strings are always readable
         # reading pairs comes with (or before) writing them, and stays
-        assert row["reads_merges_pairs"] or not row["writes_merges_pairs"], row["version"]
-        assert row["reads_merges_pairs"] == (Version(row["version"]) >= Version("0.20")), row["version"]
-    assert tokenizers["pairs_error"] == "data did not match any variant of untagged enum ModelWrapper"
+        assert kb.reads_merges_pairs(Version(row["version"])) or not row["writes_merges_pairs"], row["version"]
+        assert kb.reads_merges_pairs(Version(row["version"])) == (Version(row["version"]) >= Version("0.20")), \
+            row["version"]
+    assert kb.pairs_error() == "data did not match any variant of untagged enum ModelWrapper"
     assert "serde" in tokenizers["pairs_error_source"]

@@ -189,3 +189,29 @@ def test_stack_outside_published_ranges_is_noted(minilm):
     notes = [f.message for f in result.findings if f.code == "STC121"]
     assert any("requires Python >=3.10" in n for n in notes)
     assert any("transformers<6.0.0,>=5.0.0" in n for n in notes)
+
+
+def test_unmet_requirements_predicted_word_for_word_by_a_real_6x_load(copy_model):
+    # The model's 6.0 requirements block, judged against this environment (ST 6.2.0): the predicted
+    # ImportError must be the one the installed release really raises, message and all.
+    import subprocess
+    import sys
+
+    model = copy_model(fixture_path("6.2.0", "bert_plain"))
+    config_file = model / "config_sentence_transformers.json"
+    config = json.loads(config_file.read_text())
+    config["requirements"] = {"torch": ">=99.0", "transformers": {"specifier": "<5.0", "reason": "needs v4"},
+                              "sentence-transformers": ">=6.0"}
+    config_file.write_text(json.dumps(config))
+    (result,) = check(model)  # the current environment
+    assert result.verdict == "fails" and codes(result)[0] == "STC113"
+    finding = result.findings[0]
+    assert (finding.file, finding.key) == ("config_sentence_transformers.json", "requirements")
+    assert result.fix == ('pip install -U "torch>=99.0" "transformers<5.0"',)
+    probe = ("import sys\nfrom sentence_transformers import SentenceTransformer\n"
+             "try:\n    SentenceTransformer(sys.argv[1])\nexcept Exception as exc:\n"
+             "    print(type(exc).__name__); print(str(exc), end='')\n")
+    real = subprocess.run([sys.executable, "-c", probe, str(model)], capture_output=True, text=True, timeout=300,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    error_type, _, message = real.stdout.partition("\n")
+    assert (result.predicted_error.type, result.predicted_error.message) == (error_type, message), real.stderr[-2000:]

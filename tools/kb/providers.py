@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 import urllib.request
 import zipfile
 from dataclasses import dataclass

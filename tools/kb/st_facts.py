@@ -27,6 +27,8 @@ Nothing downloaded is imported or executed.
 
 from __future__ import annotations
 
+import json
+
 import ast
 import re
 import sys
@@ -622,6 +624,13 @@ def main() -> None:
               len(release["exports"]), len(release["loaders"]), file=sys.stderr)
     out = output.write(document, "sentence_transformers.json")
     print(f"wrote {out} ({out.stat().st_size} bytes)", file=sys.stderr)
+    # The reader's summary (kb/query.ReaderFacts), derived from the document just written.
+    from stcompat.kb.query import StRelease, reader_facts
+
+    facts = reader_facts([StRelease(r) for r in document["releases"]])
+    summary = output.DATA / "reader_facts.json"
+    summary.write_text(json.dumps(facts.as_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {summary}", file=sys.stderr)
 
 
 if __name__ == "__main__":

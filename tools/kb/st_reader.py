@@ -75,8 +75,9 @@ def tolerates_missing_config(load_configs: Iterable[ast.FunctionDef | None]) -> 
 
 
 def config_files(load: ast.FunctionDef | None, tried: list[str], config_file_name: str | None) -> list[str]:
-    """The config file names ``load`` reads: the tried sentence_*_config names, .json names it opens, or the
-    class's ``config_file_name`` when it reads through ``load_config``."""
+    """The config file names ``load`` reads, in the order it tries them: the sentence_*_config names, or the
+    class's ``config_file_name`` when it reads through ``load_config``, then the ``*config.json`` names
+    its source spells out (``cnn_config.json``, the legacy ``config.json`` a 5.x Router falls back to)."""
     names = list(tried)
     if load is None:
         return names
@@ -134,8 +135,8 @@ def needs_no_files(load: ast.FunctionDef, class_names: set[str], tolerant: bool,
 
 def fails_without_config(load: ast.FunctionDef, tolerant: bool, unmet_required: bool) -> bool:
     """Whether ``load`` raises when the module's config file is missing: it opens it unconditionally, or
-    reads it through a ``load_config`` that does not tolerate a missing file, or gets {} and the
-    constructor then lacks required parameters (TypeError)."""
+    reads it through a ``load_config`` that does not tolerate a missing file, or gets {} and then the
+    constructor lacks required parameters (TypeError) or a key is indexed (KeyError)."""
     if _is_stub(load):
         return False
     if opens_file(load):

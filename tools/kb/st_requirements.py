@@ -76,7 +76,8 @@ def requirements_error(trees: Iterable[ast.Module]) -> dict[str, Any] | None:
     strip = None
     if isinstance(line, ast.Call) and isinstance(line.func, ast.Attribute) and not line.args:
         strip, line = line.func.attr, line.func.value  # f"...".rstrip()
-    install_field = next((v.value for v in getattr(install[0], "values", ()) if isinstance(v, ast.FormattedValue)), None)
+    install_field = next((v.value for v in getattr(install[0], "values", ())
+                          if isinstance(v, ast.FormattedValue)), None)
     install_join = _join(install_field) if install_field is not None else None
     # packages left out of the pip command: the ``if package_name != "python":`` around install_specs.append
     not_installable = sorted({c.value for n in ast.walk(function) if isinstance(n, ast.If)

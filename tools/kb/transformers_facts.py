@@ -36,7 +36,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tools.kb import output, pypi
-from tools.kb.source_text import raised_message, template
+from tools.kb.source_text import raised_message
 
 SCHEMA = "stcompat.kb.transformers/1"
 PACKAGE = "transformers"

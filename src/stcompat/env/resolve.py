@@ -78,7 +78,7 @@ def complete(stack: Stack, python: str | None = None, timeout: float = 120) -> S
     added: list[str] = []
     held_back: list[str] = []
     if st is not None:
-        from ..matrix.envs import import_pins  # the same era pins the matrix installs
+        from ..kb.pins import import_pins  # the same pins the matrix installs, from the knowledge
 
         pins = import_pins(str(st))
         given = {_name(r) for r in requirements}

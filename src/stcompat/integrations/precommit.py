@@ -15,7 +15,6 @@ import argparse
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError, StcompatError

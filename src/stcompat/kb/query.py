@@ -27,13 +27,19 @@ def _load(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _same_minor(document: Mapping[str, Any], version: Version) -> Mapping[str, Any] | None:
-    """The scanned release of ``version``'s minor series (the data keeps each minor's last patch)."""
+@lru_cache(maxsize=None)
+def _v(text: str) -> Version:
+    """A release version from the data, parsed once (lookups run per name and per release)."""
+    return Version(text)
+
+
+def _minors(document: Mapping[str, Any]) -> dict[tuple[int, int], Mapping[str, Any]]:
+    """(major, minor) -> the scanned release of that series (the data keeps each minor's last patch)."""
+    index: dict[tuple[int, int], Mapping[str, Any]] = {}
     for entry in document.get("releases", ()):
-        scanned = Version(entry["version"])
-        if (scanned.major, scanned.minor) == (version.major, version.minor):
-            return entry
-    return None
+        scanned = _v(entry["version"])
+        index.setdefault((scanned.major, scanned.minor), entry)
+    return index
 
 
 def parse_version(text: str | None) -> Version | None:
@@ -160,25 +166,43 @@ class StRelease:
 
     def _find_module(self, dotted: str) -> str | None:
         """The real module an import of ``dotted`` loads, following 5.4+ deprecated aliases."""
-        if dotted in self._deprecated:
-            return self._deprecated[dotted]
-        parent, _, leaf = dotted.rpartition(".")
-        if parent:
-            real_parent = self._find_module(parent)
-            if real_parent is None:
-                return None
-            candidate = f"{real_parent}.{leaf}"
-        else:
-            candidate = dotted
-        return candidate if candidate in self._exports or candidate in self._packages else None
+        return self._walk_import(dotted)[0]
 
     def _first_missing(self, dotted: str) -> str:
-        parts = dotted.split(".")
-        for end in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:end])
-            if self._find_module(prefix) is None:
-                return prefix
-        return dotted
+        """The first dotted prefix of ``dotted`` that does not import (``dotted`` when every one does)."""
+        missing = self._walk_import(dotted)[1]
+        return missing if missing is not None else dotted
+
+    @cached_property
+    def _alias_stems(self) -> frozenset[str]:
+        """Every proper dotted prefix of a deprecated path: the only prefixes that may fail to import while a
+        longer path still does (through its alias)."""
+        return frozenset(path[:i] for path in self._deprecated for i, c in enumerate(path) if c == ".")
+
+    def _walk_import(self, dotted: str) -> tuple[str | None, str | None]:
+        """(the real module ``dotted`` imports as, or None; the first prefix that does not import, or None).
+
+        Python imports a dotted path one package at a time: a prefix imports when it is a deprecated alias,
+        or when its parent imported and the parent's real module holds it. Iterative, and it stops as soon as
+        no longer prefix can import: a type of thousands of dotted parts (a hostile modules.json) costs what
+        a short one does.
+        """
+        real: str | None = None
+        first_missing: str | None = None
+        prefix = ""
+        for position, leaf in enumerate(dotted.split(".")):
+            prefix = f"{prefix}.{leaf}" if position else leaf
+            if prefix in self._deprecated:
+                real = self._deprecated[prefix]
+            else:
+                candidate = leaf if position == 0 else f"{real}.{leaf}" if real is not None else None
+                real = candidate if candidate in self._exports or candidate in self._packages else None
+            if real is None:
+                if first_missing is None:
+                    first_missing = prefix
+                if prefix not in self._alias_stems:
+                    return None, first_missing
+        return real, first_missing
 
     def resolve_class(self, type_path: str) -> ClassResolution:
         """What ``import_from_string(type_path)`` does: try the whole path as a module, then the parent."""
@@ -314,8 +338,9 @@ class ReaderFacts:
     """Classes that wrap a HF transformer and read those names (Transformer, MLMTransformer, and CLIPModel,
     a Transformer subclass from 5.4), in any release."""
     config_required_kinds: frozenset[str]
-    """Other module classes whose load fails without its config file in at least one release (it opens the
-    file unconditionally, or gets {} and the constructor lacks required parameters or a key is indexed)."""
+    """Module classes, other than the transformer kinds (whose config is the names above), whose load fails
+    without its config file in at least one release: it opens the file unconditionally, or gets {} and then
+    the constructor lacks required parameters or a key is indexed."""
     fileless_kinds: frozenset[str]
     """Classes whose load needs no file at all in every release that has them (e.g. Normalize)."""
     legacy_pooling_modes: Mapping[str, str]
@@ -324,6 +349,32 @@ class ReaderFacts:
     config_file_names: Mapping[str, tuple[str, ...]]
     """Class -> the config file names its load reads (``CNN`` -> ``cnn_config.json``), union over releases
     in the order first seen; classes that read none are left out."""
+    sparse_kinds: frozenset[str] = frozenset()
+    """Classes defined under ``sentence_transformers.sparse_encoder``: a modules.json holding one is a
+    SparseEncoder's, whatever its config says."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (kb/data/reader_facts.json, written by tools/build_kb.py st)."""
+        return {"sbert_config_names": list(self.sbert_config_names),
+                "transformer_kinds": sorted(self.transformer_kinds),
+                "config_required_kinds": sorted(self.config_required_kinds),
+                "fileless_kinds": sorted(self.fileless_kinds),
+                "legacy_pooling_modes": dict(self.legacy_pooling_modes),
+                "config_file_names": {k: list(v) for k, v in self.config_file_names.items()},
+                "sparse_kinds": sorted(self.sparse_kinds)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "ReaderFacts":
+        """The inverse of :meth:`as_dict`."""
+        return cls(
+            sbert_config_names=tuple(raw["sbert_config_names"]),
+            transformer_kinds=frozenset(raw["transformer_kinds"]),
+            config_required_kinds=frozenset(raw["config_required_kinds"]),
+            fileless_kinds=frozenset(raw["fileless_kinds"]),
+            legacy_pooling_modes=MappingProxyType(dict(raw["legacy_pooling_modes"])),
+            config_file_names=MappingProxyType({k: tuple(v) for k, v in raw["config_file_names"].items()}),
+            sparse_kinds=frozenset(raw.get("sparse_kinds", ())),
+        )
 
 
 def reader_facts(releases: Sequence[StRelease]) -> ReaderFacts:
@@ -334,9 +385,12 @@ def reader_facts(releases: Sequence[StRelease]) -> ReaderFacts:
     no_files: dict[str, bool] = {}
     files: dict[str, dict[str, None]] = {}
     modes: dict[str, str] = {}
+    sparse: set[str] = set()
     for release in releases:
         modes.update(release.data.get("legacy_pooling_modes") or {})
         for origin in release.data.get("loaders", {}):
+            if origin.startswith("sentence_transformers.sparse_encoder."):
+                sparse.add(origin.rpartition(":")[2])
             loader = release.loader(origin)
             if loader is None:
                 continue
@@ -344,7 +398,7 @@ def reader_facts(releases: Sequence[StRelease]) -> ReaderFacts:
             if loader.tries_config_names:
                 transformers.add(kind)
                 names.update(dict.fromkeys(loader.tries_config_names))
-            elif loader.fails_without_config:  # a transformer's config is judged on its own
+            elif loader.fails_without_config:
                 required.add(kind)
             if loader.needs_no_files is not None:
                 no_files[kind] = no_files.get(kind, True) and loader.needs_no_files
@@ -353,10 +407,13 @@ def reader_facts(releases: Sequence[StRelease]) -> ReaderFacts:
     return ReaderFacts(
         sbert_config_names=tuple(names),
         transformer_kinds=frozenset(transformers),
-        config_required_kinds=frozenset(required),
+        # disjoint: a kind read as a transformer in some release (CLIPModel from 5.4) has its config judged
+        # as a transformer's, so the reader never asks for both
+        config_required_kinds=frozenset(required - transformers),
         fileless_kinds=frozenset(k for k, v in no_files.items() if v),
         legacy_pooling_modes=MappingProxyType(modes),
         config_file_names=MappingProxyType({k: tuple(v) for k, v in sorted(files.items())}),
+        sparse_kinds=frozenset(sparse),
     )
 
 
@@ -401,30 +458,39 @@ class Knowledge:
     def _hub(self) -> dict[str, Any]:
         return _load("huggingface_hub.json")
 
+    @cached_property
+    def _minor_index(self) -> dict[str, dict[tuple[int, int], Mapping[str, Any]]]:
+        return {"transformers": _minors(self._transformers), "tokenizers": _minors(self._tokenizers),
+                "huggingface_hub": _minors(self._hub)}
+
+    def _same_minor(self, part: str, version: Version) -> Mapping[str, Any] | None:
+        """The scanned release of ``version``'s minor series in one part's data."""
+        return self._minor_index[part].get((version.major, version.minor))
+
     def hub_exports(self, hub: Version, name: str) -> bool | None:
         """Whether ``from huggingface_hub import name`` works in that release; None when not covered.
 
         The data stores each name's first and last exporting release, the gaps where it was removed
         and re-added, and names a release's lazy table lists but its submodule does not define.
         """
-        entry = _same_minor(self._hub, hub)
+        entry = self._same_minor("huggingface_hub", hub)
         if entry is None:
             return None
-        scanned = Version(entry["version"])
+        scanned = _v(entry["version"])
         if name in entry.get("unresolved_exports", ()):
             return False
         first = self._hub.get("first_release_exporting", {}).get(name)
         last = self._hub.get("last_release_exporting", {}).get(name)
-        if first is None or Version(first) > scanned or (last is not None and Version(last) < scanned):
+        if first is None or _v(first) > scanned or (last is not None and _v(last) < scanned):
             return False
-        return not any(Version(absent) <= scanned < Version(back) for absent, back in self._hub.get("gaps", {}).get(name, ()))
+        return not any(_v(absent) <= scanned < _v(back) for absent, back in self._hub.get("gaps", {}).get(name, ()))
 
     def hub_first_release_without(self, name: str) -> str | None:
         """The first scanned hub release after the last one that exports ``name``."""
         last = self._hub.get("last_release_exporting", {}).get(name)
         if last is None:
             return None
-        later = [Version(e["version"]) for e in self._hub.get("releases", ()) if Version(e["version"]) > Version(last)]
+        later = [_v(e["version"]) for e in self._hub.get("releases", ()) if _v(e["version"]) > _v(last)]
         return str(min(later)) if later else None
 
     @cached_property
@@ -444,9 +510,11 @@ class Knowledge:
     def coverage(self) -> dict[str, dict[str, str]]:
         """Per package: how many releases are covered, the range, when the data was built, what it holds."""
         facts = {
-            "sentence_transformers": "module classes per import path, loader config keys, config keys read, "
-                                     "version warning, Requires-Dist",
-            "transformers": "model_types per release, torch.load floor, unknown-model_type error, Requires-Dist",
+            "sentence_transformers": "module classes per import path, loader config keys and file needs, config "
+                                     "keys read, version warning, requirements error, import providers, "
+                                     "Requires-Dist",
+            "transformers": "model_types per release, torch.load floor, unknown-model_type and no-weights errors, "
+                            "Requires-Dist",
             "tokenizers": "BPE merges formats read and written",
             "huggingface_hub": "top-level names exported (what `from huggingface_hub import X` finds)",
         }
@@ -461,7 +529,7 @@ class Knowledge:
 
     # transformers -----------------------------------------------------------------------------
     def _tf_entry(self, version: Version) -> Mapping[str, Any] | None:
-        return _same_minor(self._transformers, version)
+        return self._same_minor("transformers", version)
 
     def model_type_known(self, transformers: Version, model_type: str) -> bool | None:
         """Whether that transformers release knows ``model_type``; None when not covered.
@@ -471,10 +539,10 @@ class Knowledge:
         entry = self._tf_entry(transformers)
         if entry is None:
             return None
-        scanned = Version(entry["version"])
+        scanned = _v(entry["version"])
         first = self._transformers.get("first_release_with_model_type", {}).get(model_type)
         last = self._transformers.get("last_release_with_model_type", {}).get(model_type)
-        return first is not None and Version(first) <= scanned and (last is None or Version(last) >= scanned)
+        return first is not None and _v(first) <= scanned and (last is None or _v(last) >= scanned)
 
     def first_transformers_with(self, model_type: str) -> str | None:
         """The first scanned transformers release that knows ``model_type``."""
@@ -521,7 +589,7 @@ class Knowledge:
     # tokenizers -------------------------------------------------------------------------------
     def reads_merges_pairs(self, tokenizers: Version) -> bool | None:
         """Whether that tokenizers release reads BPE merges stored as pairs; None when not covered."""
-        entry = _same_minor(self._tokenizers, tokenizers)
+        entry = self._same_minor("tokenizers", tokenizers)
         return None if entry is None else bool(entry["reads_merges_pairs"])
 
     def first_tokenizers_reading_pairs(self) -> str | None:
@@ -539,6 +607,11 @@ class Knowledge:
 
     @cached_property
     def _reader_facts(self) -> ReaderFacts:
+        # The summary tools/build_kb.py writes beside the release data: deriving it here walks every loader
+        # of every release (~0.2 s), which inspect cannot afford. tests/kb checks the two agree.
+        summary = DATA / "reader_facts.json"
+        if summary.is_file():
+            return ReaderFacts.from_dict(json.loads(summary.read_text(encoding="utf-8")))
         return reader_facts(self.st_releases)
 
     def distribution(self, part: str) -> str | None:

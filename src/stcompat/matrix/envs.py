@@ -37,19 +37,16 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 from ..errors import EnvBuildError
+from ..kb.pins import import_pins, period_pins
 
 __all__ = [
     "CACHE_ENV_VAR",
     "MARKER_NAME",
     "EnvBuildError",
     "EnvSpec",
-    "EraPins",
-    "PERIOD_PINS",
     "default_cache_dir",
     "ensure_env",
     "env_dir",
-    "import_pins",
-    "period_pins",
     "release_spec",
 ]
 
@@ -123,107 +120,6 @@ class EnvSpec:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------------------
-# Era pins (data in one place)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EraPins:
-    """Extra pins an ST release needs to be installed on a modern resolver.
-
-    Attributes:
-        requirements: Extra requirement strings installed with dependencies.
-        no_deps: Requirement strings installed with ``--no-deps``.
-        reason: Why these pins are needed (shown in logs and manifests).
-    """
-
-    requirements: tuple[str, ...] = ()
-    no_deps: tuple[str, ...] = ()
-    reason: str = ""
-
-
-def import_pins(st_version: str) -> EraPins:
-    """Minimal extra pins / no-deps installs that ``st_version`` needs to import at all, derived
-    from the knowledge base (kb/query.py), so a new release needs no edit here:
-
-    * the names the release imports from huggingface_hub at import time (ST <= 2.2 takes
-      ``cached_download``, removed in hub 0.26) cap huggingface_hub below the first release
-      that lacks one of them;
-    * a release that declares ``torchvision`` (ST <= 2.2) is installed with --no-deps beside its
-      other declared dependencies: resolving torchvision replaces the shared CPU torch with a
-      multi-GB CUDA build;
-    * with that hub cap, "numpy<2": measured, the transformers and hub of that period were built
-      against numpy 1.x (research/releases.md section 0).
-
-    Releases that need none of these (2.3 and later) get no pins.
-    """
-    from ..kb.query import knowledge  # the knowledge base is data only: no torch, nothing heavy
-
-    kb = knowledge()
-    release = kb.st(st_version)
-    if release is None:
-        return EraPins()
-    requirements: list[str] = []
-    no_deps: tuple[str, ...] = ()
-    reasons: list[str] = []
-    caps = [(name, kb.hub_first_release_without(name)) for name in release.hub_imports]
-    caps = [(name, version) for name, version in caps if version]
-    if caps:
-        name, version = min(caps, key=lambda item: tuple(int(p) for p in item[1].split(".")[:2]))
-        cap = ".".join(version.split(".")[:2])
-        requirements += [f"huggingface_hub<{cap}", "numpy<2"]
-        reasons.append(f"imports {name} from huggingface_hub, removed in {cap}")
-    declared = release.requires_dist
-    if "torchvision" in declared:
-        no_deps = (f"sentence-transformers=={st_version}",)
-        for dependency, spec in declared.items():
-            if dependency in ("torchvision", "torch") or any(r.startswith(dependency.replace("-", "_")) or
-                                                             r.startswith(dependency) for r in requirements):
-                continue
-            requirements.append(f"{dependency}{spec}")
-        # Modules the release imports at import time that no declared dependency provides came with
-        # torchvision (ST <= 2.2 imports PIL): name their distributions, as this environment maps them.
-        from importlib.metadata import packages_distributions
-
-        providers = packages_distributions()
-        declared_names = {d.lower().replace("_", "-") for d in declared}
-        for module in release.third_party_imports:
-            for dist in providers.get(module, ()):
-                name = dist.lower().replace("_", "-")
-                if name not in declared_names and name not in ("torch", "torchvision") and \
-                        not any(r.lower().startswith(name) for r in requirements):
-                    requirements.append(name)
-        # transformers needs these for fast tokenizers / safetensors weights
-        requirements += [r for r in ("tokenizers", "safetensors") if not any(q.startswith(r) for q in requirements)]
-        reasons.append("declares torchvision, whose resolution swaps the shared CPU torch for a CUDA build")
-    return EraPins(requirements=tuple(requirements), no_deps=no_deps, reason="; ".join(reasons))
-
-
-#: Exact period-correct stacks per measured release (research notes, section 0). Used when
-#: each release should run on the library versions it was released with, e.g. to write
-#: test fixtures exactly as users of that period would have written them.
-PERIOD_PINS: Mapping[str, Mapping[str, str]] = {
-    "2.2.2": {"transformers": "4.30.2", "tokenizers": "0.13.3", "huggingface_hub": "0.16.4", "numpy": "1.26.4"},
-    "2.3.1": {"transformers": "4.37.2", "tokenizers": "0.15.2", "huggingface_hub": "0.20.3", "numpy": "1.26.4"},
-    "2.7.0": {"transformers": "4.40.2", "tokenizers": "0.19.1", "huggingface_hub": "0.23.0", "numpy": "1.26.4"},
-    "3.0.1": {"transformers": "4.41.2", "tokenizers": "0.19.1", "huggingface_hub": "0.23.4", "numpy": "1.26.4"},
-    "3.4.1": {"transformers": "4.48.2", "tokenizers": "0.21.4", "huggingface_hub": "0.28.1", "numpy": "2.4.6"},
-    "4.1.0": {"transformers": "4.51.3", "tokenizers": "0.21.4", "huggingface_hub": "0.30.2", "numpy": "2.4.6"},
-    "5.1.2": {"transformers": "4.57.1", "tokenizers": "0.22.2", "huggingface_hub": "0.36.2", "numpy": "2.4.6"},
-    "5.7.0": {"transformers": "5.24.0", "tokenizers": "0.23.3", "huggingface_hub": "2.4.0", "numpy": "2.4.6"},
-    "6.2.0": {"transformers": "5.24.0", "tokenizers": "0.23.3", "huggingface_hub": "2.4.0", "numpy": "2.4.6"},
-}
-
-
-def period_pins(st_version: str) -> Optional[tuple[str, ...]]:
-    """Exact ``name==version`` pins for a measured release, or ``None`` if unknown."""
-    pins = PERIOD_PINS.get(st_version)
-    if pins is None:
-        return None
-    return tuple(f"{name}=={ver}" for name, ver in pins.items())
-
-
 def release_spec(
     st_version: str,
     *,
@@ -238,7 +134,7 @@ def release_spec(
     (it is the more specific, measured one). Releases without measured period pins get
     only their import pins.
     """
-    base = import_pins(st_version)
+    base = import_pins(st_version)  # knowledge: kb/pins.py, from kb data alone
     reqs: dict[str, str] = {_req_name(r): r for r in base.requirements}
     if period:
         for r in period_pins(st_version) or ():

@@ -8,6 +8,7 @@ Hugging Face cache snapshot, the repo's cache folder (snapshot files are symlink
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -56,6 +57,58 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+"""How every Git LFS pointer file starts (the LFS spec); the file is ~130 bytes of text."""
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a Git LFS pointer instead of its content."""
+    return head.startswith(LFS_POINTER_PREFIX)
+
+
+def lfs_problem(rel: str) -> Finding:
+    """STC021 for ``rel``."""
+    return problem("STC021", f"{rel} is a Git LFS pointer, not the file's content (cloned without Git LFS)", rel)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not standard JSON")
+
+
+def parse_json(raw: bytes, rel: str, strict: bool) -> tuple[Any, str | None]:
+    """(value, the first non-finite number seen or None) of JSON bytes, as a loader reads them.
+
+    ModelReadError STC010 when a loader could not parse them, STC019 when they nest too deep.
+    ``strict``: serde_json's rules (no NaN/Infinity, no number beyond a double's range).
+    """
+    seen: list[str] = []
+
+    def constant(name: str) -> float:
+        seen.append(name)
+        return float(name)
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):  # 1e999: Python reads infinity, serde_json "number out of range"
+            if strict:
+                raise ValueError(f"number {text[:40]} is out of range")
+            seen.append(text[:40])
+        return value
+
+    try:
+        # Loaders open these files as UTF-8 text: no BOM sniffing, no UTF-16 (json.loads(bytes) would).
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_constant=_reject_constant if strict else constant, parse_float=number)
+    except RecursionError:
+        raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel)) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digits limit, rejected constants
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelReadError(problem("STC010", f"{rel} is not valid JSON ({detail})", rel)) from None
+    if json_depth_exceeds(value):
+        raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel))
+    return value, seen[0] if seen else None
+
+
 def _kind_of(mode: int) -> str | None:
     """What a non-regular file is, for messages; None for a regular file."""
     if stat.S_ISREG(mode):
@@ -99,6 +152,12 @@ class ModelFolder:
         """The absolute path of ``rel``; ModelReadError STC018 for an unusable name, STC011 when it escapes."""
         if "\x00" in rel:
             raise ModelReadError(problem("STC018", f"path {rel!r} contains a NUL character", rel))
+        try:
+            # A lone surrogate outside surrogateescape's range (e.g. "\ud800" from JSON) has no bytes
+            # on any file system; "\udcff" does (byte 0xff), and loaders open it like stcompat does.
+            os.fsencode(rel)
+        except UnicodeError:
+            raise ModelReadError(problem("STC018", f"path {rel!r} cannot be encoded as a file name", rel)) from None
         target = self.root / rel if rel else self.root
         if not self._inside(target):
             raise ModelReadError(problem(
@@ -158,19 +217,35 @@ class ModelFolder:
 
     def read_bytes(self, rel: str, start: int = 0, length: int | None = None) -> bytes:
         """Bytes of regular file ``rel`` (a slice when ``length`` is given); never more than asked."""
-        self.size(rel)  # refuses a FIFO or a folder before open() could block on it
+        self.size(rel)  # refuses a FIFO or a folder with a clear message
         try:
-            with open(self.locate(rel), "rb") as handle:
+            # O_NONBLOCK: should a FIFO replace the file between the stat above and this open, the open
+            # returns at once instead of blocking; fstat of the opened file then refuses it.
+            fd = os.open(self.locate(rel), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise ModelReadError(problem("STC005", f"{rel}: {exc.strerror or exc}", rel)) from None
+        try:
+            kind = _kind_of(os.fstat(fd).st_mode)
+            if kind is not None:
+                raise ModelReadError(problem("STC005", f"{rel} is {kind}, not a file", rel))
+            with os.fdopen(fd, "rb", closefd=False) as handle:
                 handle.seek(start)
                 return handle.read() if length is None else handle.read(length)
         except OSError as exc:
             raise ModelReadError(problem("STC005", f"{rel}: {exc.strerror or exc}", rel)) from None
+        finally:
+            os.close(fd)
 
-    def load_json(self, rel: str) -> Any:
-        """Parsed JSON of ``rel``, :data:`MISSING` when absent.
+    def load_json(self, rel: str, *, strict: bool = False, problems: list[Finding] | None = None) -> Any:
+        """Parsed JSON of ``rel``, :data:`MISSING` when absent, read the way its loader reads it.
+
+        Loaders read UTF-8 text: a byte order mark or a byte that is not UTF-8 fails there and here.
+        ``strict`` is for files Rust's serde_json reads (tokenizer.json): NaN, Infinity and numbers out
+        of a double's range are errors. Otherwise (Python's json) they parse, and each file that holds
+        them adds one STC020 finding to ``problems`` when it is given.
 
         ModelReadError: STC005 (not a readable regular file), STC010 (not JSON), STC011 (escapes),
-        STC019 (larger or deeper than the bounds).
+        STC019 (larger or deeper than the bounds), STC021 (a Git LFS pointer).
         """
         found = self.regular_file(rel)
         if found is None:
@@ -179,15 +254,12 @@ class ModelFolder:
             raise ModelReadError(problem("STC019", f"{rel} is {found.st_size} bytes, over the "
                                          f"{MAX_JSON_BYTES}-byte bound for a JSON file", rel))
         raw = self.read_bytes(rel)
-        try:
-            value = json.loads(raw)
-        except RecursionError:
-            raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel)) from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelReadError(problem("STC010", f"{rel} is not valid JSON ({detail})", rel)) from None
-        if json_depth_exceeds(value):
-            raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel))
+        if is_lfs_pointer(raw):
+            raise ModelReadError(lfs_problem(rel))
+        value, nonfinite = parse_json(raw, rel, strict)
+        if nonfinite and problems is not None:
+            problems.append(problem("STC020", f"{rel} holds {nonfinite} (not standard JSON; Python's json "
+                                    "reads it and the loader goes on with it)", rel))
         return value
 
     def _walk(self) -> Iterator[tuple[Path, os.stat_result | None]]:
@@ -196,7 +268,10 @@ class ModelFolder:
         seen = 0
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            # Linked folders are entries to judge (they may escape); so are folders named like weights,
+            # which stand where a loader expects a file.
+            odd_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d)) or d.endswith(WEIGHT_SUFFIXES)]
+            for name in sorted(filenames) + odd_dirs:
                 seen += 1
                 if seen > MAX_FILES:
                     return
@@ -223,7 +298,10 @@ class ModelFolder:
             rel = full.relative_to(self.root).as_posix()
             if info is None:
                 found.append((rel, "a broken link" if full.is_symlink() else "unreadable"))
-            elif not stat.S_ISDIR(info.st_mode) and _kind_of(info.st_mode) is not None and self._inside(full):
+            elif stat.S_ISDIR(info.st_mode):
+                if full.name.endswith(WEIGHT_SUFFIXES) and not full.is_symlink():
+                    found.append((rel, "a folder where a weights file is expected"))
+            elif _kind_of(info.st_mode) is not None and self._inside(full):
                 found.append((rel, _kind_of(info.st_mode) or "not a regular file"))
         if count >= MAX_FILES:
             found.append((".", f"over {MAX_FILES} entries; the rest were not read"))

@@ -13,13 +13,12 @@ from .folder import ModelFolder, ModelReadError, Target, problem, targets_for
 from .manifest import ModelManifest, ModuleEntry, PoolingInfo, StConfig, TokenizerInfo, WeightFile
 from .settings import behaviour_settings
 from .st_config import (
-    TRANSFORMER_KINDS, is_modular_transformer_config, pooling_info, read_modules, read_st_config,
+    SPARSE_KINDS, TRANSFORMER_KINDS, is_modular_transformer_config, pooling_info, read_modules, read_st_config,
 )
 from .tokenizer import read_tokenizer
 from .transformer import read_transformer
 from .weights import read_weights
 
-_SPARSE_KINDS = frozenset({"SpladePooling", "MLMTransformer", "SparseAutoEncoder", "SparseStaticEmbedding"})
 
 
 def _generation(modules: tuple[ModuleEntry, ...] | None, pooling: PoolingInfo | None) -> Generation:
@@ -49,7 +48,7 @@ def _model_kind(st_config: StConfig, modules: tuple[ModuleEntry, ...] | None, hf
         except ValueError:
             return ModelKind.OTHER
     kinds = {m.kind for m in modules or ()}
-    if kinds & _SPARSE_KINDS:
+    if kinds & SPARSE_KINDS:
         return ModelKind.SPARSE_ENCODER
     # CrossEncoder saves before 5.4 are plain transformers folders: 4.0+ marks config.json with a
     # "sentence_transformers" block; older ones are known by their sequence-classification head.

@@ -60,6 +60,9 @@ class ModuleEntry:
     """Whether ``path`` exists inside the model folder."""
     files: tuple[str, ...]
     """Files in the module folder (not recursive; root module: none listed here)."""
+    config_problem: str | None = None
+    """The code of the reading problem that kept this module's config (or its folder) from being read:
+    STC005, STC010, STC011, STC018, STC019, STC021. None when it was read, or is absent (STC012/STC013)."""
 
 
 @dataclass(frozen=True)

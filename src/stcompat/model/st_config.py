@@ -12,9 +12,11 @@ import re
 from typing import Any, Mapping
 
 from ..findings import Finding
+from ..kb.query import knowledge
 from ..vocab import Namespace, PoolingSchema, Severity
 from .folder import MISSING, ModelFolder, ModelReadError, problem
 from .manifest import ModuleEntry, PoolingInfo, StConfig
+from .values import MODULE_CONFIGS, MODULE_ENTRY, SBERT_CONFIG, ST_CONFIG, type_findings
 
 CST_FILE = "config_sentence_transformers.json"
 MAX_MODULES = 1000
@@ -26,36 +28,27 @@ _MODULAR_TYPE = re.compile(
     r"^sentence_transformers\.(base|sentence_transformer|sparse_encoder|cross_encoder|multi_vector_encoder)"
     r"\.modules\.")
 
-# Names the Transformer module's own config has had; ST tries them in this order.
-SBERT_CONFIG_NAMES = (
-    "sentence_bert_config.json", "sentence_roberta_config.json", "sentence_distilbert_config.json",
-    "sentence_camembert_config.json", "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
-    "sentence_xlnet_config.json",
-)
-TRANSFORMER_KINDS = frozenset({"Transformer", "MLMTransformer"})
-# Modules whose loader opens a config file and fails without it.
-CONFIG_REQUIRED_KINDS = frozenset({
-    "Pooling", "Dense", "Router", "Asym", "LayerNorm", "WordWeights", "CNN", "LSTM",
-    "WeightedLayerPooling", "Dropout", "SpladePooling", "SparseAutoEncoder", "WordEmbeddings", "BoW",
-})
-# Modules that need no files at all: a missing folder is harmless.
-FILELESS_KINDS = frozenset({"Normalize"})
-
-# Legacy Pooling booleans and the mode name each became in 5.4 (same names ST uses).
-LEGACY_POOLING_FLAGS = {
-    "pooling_mode_cls_token": "cls",
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_max_tokens": "max",
-    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-    "pooling_mode_weightedmean_tokens": "weightedmean",
-    "pooling_mode_lasttoken": "lasttoken",
-}
+# What each module class reads, from the knowledge (kb/data/reader_facts.json, generated from every
+# release's loaders): never a table typed here.
+_FACTS = knowledge().reader_facts()
+SBERT_CONFIG_NAMES: tuple[str, ...] = _FACTS.sbert_config_names
+"""Names the Transformer module's own config has had; ST tries them in this order."""
+TRANSFORMER_KINDS: frozenset[str] = _FACTS.transformer_kinds
+"""Classes that wrap a Hugging Face transformer and read a sentence_bert_config."""
+CONFIG_REQUIRED_KINDS: frozenset[str] = _FACTS.config_required_kinds
+"""Modules whose loader fails without its config file in some release."""
+FILELESS_KINDS: frozenset[str] = _FACTS.fileless_kinds
+"""Modules that need no files at all: a missing folder is harmless."""
+LEGACY_POOLING_FLAGS: Mapping[str, str] = _FACTS.legacy_pooling_modes
+"""Legacy Pooling booleans and the mode name each became in 5.4, in ST's order."""
+SPARSE_KINDS: frozenset[str] = _FACTS.sparse_kinds
+"""Modules only a SparseEncoder has."""
 
 
 def read_st_config(folder: ModelFolder, problems: list[Finding]) -> StConfig:
     """config_sentence_transformers.json; absent before ST 2.0 and in plain transformers folders."""
     try:
-        raw = folder.load_json(CST_FILE)
+        raw = folder.load_json(CST_FILE, problems=problems)
     except ModelReadError as exc:
         problems.append(exc.finding)
         return StConfig(present=True, raw={}, saved_with=None)
@@ -64,6 +57,7 @@ def read_st_config(folder: ModelFolder, problems: list[Finding]) -> StConfig:
     if not isinstance(raw, dict):
         problems.append(problem("STC010", f"{CST_FILE} is not a JSON object", CST_FILE))
         return StConfig(present=True, raw={}, saved_with=None)
+    problems.extend(type_findings(raw, ST_CONFIG, CST_FILE))
     version = raw.get("__version__")
     saved_with = None
     if isinstance(version, dict):
@@ -85,41 +79,44 @@ def namespace_of(type_path: str) -> Namespace:
 
 
 def _module_config(folder: ModelFolder, kind: str, path: str,
-                   problems: list[Finding]) -> tuple[str | None, Mapping[str, Any]]:
-    """The config file a module's loader would read, and its content."""
+                   problems: list[Finding]) -> tuple[str | None, Mapping[str, Any], str | None]:
+    """The config file a module's loader would read, its content, and the code of the problem that kept
+    it from being read (None when it was read or is absent)."""
     if kind in TRANSFORMER_KINDS:
         candidates: tuple[str, ...] = SBERT_CONFIG_NAMES
-    elif kind == "Router":
-        candidates = ("router_config.json", "config.json")
-    elif path == "":
-        # At the root, config.json belongs to the transformer; modules stored there (e.g.
-        # StaticEmbedding in 5.x) keep no config file of their own.
-        candidates = ()
     else:
-        candidates = ("config.json",)
+        # The names the class's loaders open (CNN: cnn_config.json; Router: router_config.json, then
+        # config.json); a class the knowledge does not know is assumed to use ST's usual config.json.
+        candidates = _FACTS.config_file_names.get(kind, ("config.json",))
+        if path == "":
+            # At the root, config.json belongs to the transformer; modules stored there (e.g.
+            # StaticEmbedding in 5.x) keep no config.json of their own (a Router keeps router_config.json).
+            candidates = tuple(name for name in candidates if name != "config.json")
     for name in candidates:
         rel = f"{path}/{name}" if path else name
         try:
-            data = folder.load_json(rel)
+            data = folder.load_json(rel, problems=problems)
         except ModelReadError as exc:
             problems.append(exc.finding)
-            return rel, {}
+            return rel, {}, exc.finding.code
         if data is MISSING:
             continue
         if not isinstance(data, dict):
             problems.append(problem("STC010", f"{rel} is not a JSON object", rel))
-            return rel, {}
-        return rel, data
+            return rel, {}, "STC010"
+        schema = SBERT_CONFIG if kind in TRANSFORMER_KINDS else MODULE_CONFIGS.get(kind, {})
+        problems.extend(type_findings(data, schema, rel))
+        return rel, data, None
     if kind in CONFIG_REQUIRED_KINDS and folder.is_dir(path) and candidates:
         rel = f"{path}/{candidates[0]}" if path else candidates[0]
         problems.append(problem("STC013", f"{kind} module has no {rel}", rel))
-    return None, {}
+    return None, {}, None
 
 
 def read_modules(folder: ModelFolder, problems: list[Finding]) -> tuple[ModuleEntry, ...] | None:
     """modules.json and each module's config; None when the file is absent."""
     try:
-        raw = folder.load_json(MODULES_FILE)
+        raw = folder.load_json(MODULES_FILE, problems=problems)
     except ModelReadError as exc:
         problems.append(exc.finding)
         return ()
@@ -138,6 +135,8 @@ def read_modules(folder: ModelFolder, problems: list[Finding]) -> tuple[ModuleEn
             problems.append(problem("STC010", f"{MODULES_FILE} entry {position} has no string 'type'",
                                     MODULES_FILE, f"[{position}].type"))
             continue
+        problems.extend(type_findings({k: v for k, v in item.items() if k not in ("path", "type")}, MODULE_ENTRY,
+                                      MODULES_FILE, f"[{position}]."))
         entries.append(_read_module(folder, position, item, problems))
     return tuple(entries)
 
@@ -153,18 +152,20 @@ def _read_module(folder: ModelFolder, position: int, item: Mapping[str, Any],
         path = ""
     path = path.rstrip("/")
     kwargs = item.get("kwargs") or ()
+    unusable: str | None = None  # the code of the problem that keeps the path from being followed
     try:
         folder.locate(path)
-        escapes = False
-    except ModelReadError:
-        problems.append(problem("STC011", f"module {position} path {path!r} leaves the model folder; "
-                                "not followed", MODULES_FILE, f"[{position}].path"))
-        escapes = True
+    except ModelReadError as exc:
+        unusable = exc.finding.code
+        reason = "leaves the model folder; not followed" if unusable == "STC011" else "cannot name a file"
+        problems.append(problem(unusable, f"module {position} path {path!r} {reason}", MODULES_FILE,
+                                f"[{position}].path"))
+    escapes = unusable is not None
     exists = not escapes and folder.is_dir(path)
-    config_file, config = (None, {})
+    config_file, config, config_problem = (None, {}, unusable)
     files: tuple[str, ...] = ()
     if exists:
-        config_file, config = _module_config(folder, kind, path, problems)
+        config_file, config, config_problem = _module_config(folder, kind, path, problems)
         if path:
             files = folder.listdir(path)
     elif not escapes:
@@ -183,6 +184,7 @@ def _read_module(folder: ModelFolder, position: int, item: Mapping[str, Any],
         config=config,
         folder_exists=exists,
         files=files,
+        config_problem=config_problem,
     )
 
 
@@ -207,7 +209,7 @@ def pooling_info(config: Mapping[str, Any]) -> PoolingInfo:
     return PoolingInfo(
         schema=schema,
         modes=modes,
-        dimension=dimension if isinstance(dimension, int) else None,
+        dimension=dimension if isinstance(dimension, int) and not isinstance(dimension, bool) else None,
         include_prompt=include if isinstance(include, bool) else None,
     )
 

@@ -17,6 +17,7 @@ from ..findings import Finding
 from ..vocab import MergesFormat
 from .folder import MISSING, ModelFolder, ModelReadError, problem
 from .manifest import TokenizerInfo
+from .values import TOKENIZER_CONFIG, json_type, type_findings
 
 TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -80,6 +81,16 @@ def _merges_error_position(folder: ModelFolder, rel: str) -> tuple[int, int] | N
         return None
 
 
+def _model_section_types(model: dict[str, Any]) -> str | None:
+    """Why tokenizers cannot deserialise this ``model`` section (a field of the wrong JSON type); None
+    when its fields have types some model variant accepts."""
+    checks = (("type", (str,)), ("vocab", (dict, list)), ("merges", (list,)))
+    for key, types in checks:
+        if key in model and not isinstance(model[key], types):
+            return f"{key} is a {json_type(model[key])}"
+    return None
+
+
 def read_tokenizer(folder: ModelFolder, path: str, problems: list[Finding]) -> TokenizerInfo | None:
     """Tokenizer files in folder ``path``; None when there are none."""
     names = set(folder.listdir(path))
@@ -90,12 +101,16 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Finding]) -> T
     kind = fmt = vocab_size = None
     if "tokenizer.json" in names:
         try:
-            data = folder.load_json(prefix + "tokenizer.json")
+            data = folder.load_json(prefix + "tokenizer.json", strict=True)  # serde_json reads it
         except ModelReadError as exc:
             problems.append(exc.finding)
             data = MISSING
         model = data.get("model") if isinstance(data, dict) else None
-        if isinstance(model, dict):
+        wrong = _model_section_types(model) if isinstance(model, dict) else None
+        if wrong:
+            problems.append(problem("STC017", f"{prefix}tokenizer.json model {wrong}", prefix + "tokenizer.json",
+                                    "model"))
+        elif isinstance(model, dict):
             kind = model.get("type") if isinstance(model.get("type"), str) else None
             if kind is None and "merges" in model:  # very old files omit the type tag
                 kind = "BPE"
@@ -109,11 +124,15 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Finding]) -> T
     tokenizer_class = model_max_length = None
     if "tokenizer_config.json" in names:
         try:
-            config = folder.load_json(prefix + "tokenizer_config.json")
+            config = folder.load_json(prefix + "tokenizer_config.json", problems=problems)
         except ModelReadError as exc:
             problems.append(exc.finding)
             config = MISSING
+        if config is not MISSING and not isinstance(config, dict):
+            problems.append(problem("STC010", f"{prefix}tokenizer_config.json is not a JSON object",
+                                    prefix + "tokenizer_config.json"))
         if isinstance(config, dict):
+            problems.extend(type_findings(config, TOKENIZER_CONFIG, prefix + "tokenizer_config.json"))
             if isinstance(config.get("tokenizer_class"), str):
                 tokenizer_class = config["tokenizer_class"]
             value = config.get("model_max_length")

@@ -7,10 +7,16 @@ from typing import Any, Mapping
 from ..findings import Finding
 from .folder import MISSING, ModelFolder, ModelReadError, problem
 from .manifest import TransformerInfo
+from .values import HF_CONFIG, type_findings
 
 
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    # A value of another type is reported (STC020); it names no version or dtype.
+    return value if isinstance(value, str) else None
 
 
 def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mapping[str, Any],
@@ -22,7 +28,7 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
     """
     rel = f"{module_path}/config.json" if module_path else "config.json"
     try:
-        config = folder.load_json(rel)
+        config = folder.load_json(rel, problems=problems)
     except ModelReadError as exc:
         problems.append(exc.finding)
         return None
@@ -31,6 +37,7 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
     if not isinstance(config, dict):
         problems.append(problem("STC010", f"{rel} is not a JSON object", rel))
         return None
+    problems.extend(type_findings(config, HF_CONFIG, rel))
     auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else {}
     if auto_map:
         problems.append(problem("STC016", f"{rel} auto_map loads code from the model folder: "
@@ -51,8 +58,8 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
         config_file=rel,
         model_type=config.get("model_type") if isinstance(config.get("model_type"), str) else None,
         architectures=tuple(str(a) for a in architectures) if isinstance(architectures, list) else (),
-        transformers_version=str(config["transformers_version"]) if "transformers_version" in config else None,
-        dtype=str(dtype) if dtype is not None else None,
+        transformers_version=_str_or_none(config.get("transformers_version")),
+        dtype=_str_or_none(dtype),
         auto_map=auto_map,
         hidden_size=_int_or_none(config.get("hidden_size", config.get("d_model", config.get("dim")))),
         max_position_embeddings=_int_or_none(config.get("max_position_embeddings")),

@@ -19,15 +19,20 @@ from typing import Any
 
 from ..findings import Finding
 from ..vocab import WeightFormat
-from .folder import MAX_JSON_DEPTH, ModelFolder, ModelReadError, json_depth_exceeds, problem
+from .folder import (
+    MAX_JSON_DEPTH, ModelFolder, ModelReadError, is_lfs_pointer, json_depth_exceeds, lfs_problem, problem,
+)
 from .manifest import WeightFile
 
-# Bytes per element, from the safetensors spec; unknown dtypes skip the size check.
-DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1,
-    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4,
-    "I64": 8, "U64": 8, "F64": 8,
+# Bits per element of every dtype safetensors knows (0.8: the sub-byte F4/F6 types, the FNUZ fp8s and
+# C64 included). A dtype outside this table is refused by every release ("unknown variant"), so it is
+# an invalid header here too, not a dtype to skip.
+DTYPE_BITS = {
+    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
+    "I32": 32, "U32": 32, "F32": 32,
+    "I64": 64, "U64": 64, "F64": 64, "C64": 64,
 }
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _MAX_HEADER = 100 * 1024 * 1024  # the spec's own limit
@@ -46,17 +51,13 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
     """
     if len(prefix) < 8:
         raise ValueError("file shorter than the 8-byte header length")
-    (length,) = struct.unpack("<Q", prefix)
+    (length,) = struct.unpack("<Q", prefix[:8])
     if length > _MAX_HEADER or length > file_size - 8:
         raise ValueError(f"header length {length} exceeds the file size {file_size}")
-    try:
-        header = json.loads(read_header(length))
-    except RecursionError:
-        raise ValueError("header nests too deeply") from None
-    if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
-    if json_depth_exceeds(header):
-        raise ValueError(f"header nests deeper than {MAX_JSON_DEPTH} levels")
+    header = _header_json(read_header(length))
+    metadata = header.get("__metadata__")  # optional: absent or null
+    if metadata is not None and (not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values())):
+        raise ValueError("__metadata__ is not an object of strings")
     spans = []
     for name, info in header.items():
         if name == "__metadata__":
@@ -71,11 +72,13 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
         if not isinstance(offsets, list) or len(offsets) != 2 or not all(_count(n) for n in offsets) \
                 or offsets[0] > offsets[1]:
             raise ValueError(f"tensor {name!r} has data_offsets that are not [begin, end] byte positions")
+        bits = DTYPE_BITS.get(dtype)
+        if bits is None:
+            raise ValueError(f"tensor {name!r} has dtype {dtype[:40]!r}, which no safetensors release knows")
         begin, end = offsets
-        expected = DTYPE_BYTES.get(dtype)
-        if expected is not None and end - begin != math.prod(shape) * expected:
-            raise ValueError(f"tensor {name!r} spans {end - begin} bytes, its shape needs "
-                             f"{math.prod(shape) * expected}")
+        needed = math.prod(shape) * bits
+        if needed % 8 or end - begin != needed // 8:
+            raise ValueError(f"tensor {name!r} spans {end - begin} bytes, its shape needs {needed / 8:g}")
         spans.append((begin, end))
     spans.sort()
     cursor = 0
@@ -89,14 +92,42 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
     return header
 
 
-def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Finding]) -> WeightFile:
-    """A WeightFile from a safetensors header; STC014 when it is unusable."""
-    size = folder.size(rel)
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _header_json(raw: bytes) -> dict[str, Any]:
+    """The header as safetensors' serde_json reads it: UTF-8 without BOM, no NaN or Infinity, an object,
+    nested no deeper than the bound. ValueError otherwise."""
     try:
-        header = parse_safetensors_header(
-            folder.read_bytes(rel, 0, 8), size, lambda n: folder.read_bytes(rel, 8, n))
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("header nests too deeply") from None
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    if json_depth_exceeds(header):
+        raise ValueError(f"header nests deeper than {MAX_JSON_DEPTH} levels")
+    return header
+
+
+def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Finding]) -> WeightFile:
+    """A WeightFile from a safetensors header; STC014 when it is unusable, STC021 for an LFS pointer."""
+    size = folder.size(rel)
+    head = folder.read_bytes(rel, 0, 64)
+    if is_lfs_pointer(head):
+        problems.append(lfs_problem(rel))
+        return WeightFile(rel, WeightFormat.SAFETENSORS, size, header_ok=False)
+    try:
+        header = parse_safetensors_header(head[:8], size, lambda n: folder.read_bytes(rel, 8, n))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         problems.append(problem("STC014", f"{rel}: {detail}", rel))
         return WeightFile(rel, WeightFormat.SAFETENSORS, size, header_ok=False)
     tensors = {k: v for k, v in header.items() if k != "__metadata__"}
@@ -114,16 +145,21 @@ def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Finding])
 
 
 def describe_binary(folder: ModelFolder, rel: str, problems: list[Finding]) -> WeightFile | None:
-    """A pickle/ONNX/OpenVINO file recognised by name and magic bytes; None if not weights."""
+    """A pickle/ONNX/OpenVINO file recognised by name and magic bytes; None if not weights (or a Git LFS
+    pointer in their place: STC021, its format unknowable)."""
     size = folder.size(rel)
     name = rel.rsplit("/", 1)[-1]
+    known = name.endswith((".onnx", *PICKLE_SUFFIXES))
+    magic = folder.read_bytes(rel, 0, 64) if known else b""
+    if is_lfs_pointer(magic):
+        problems.append(lfs_problem(rel))
+        return None
     if name.endswith(".onnx"):
         return WeightFile(rel, WeightFormat.ONNX, size)
     if name.startswith("openvino") and name.endswith(".bin"):
         return WeightFile(rel, WeightFormat.OPENVINO, size)
     if not name.endswith(PICKLE_SUFFIXES):
         return None
-    magic = folder.read_bytes(rel, 0, 4)
     # torch.save writes a zip (PK\x03\x04) holding data.pkl since torch 1.6; older files are a raw
     # pickle stream starting with the PROTO opcode 0x80.
     if magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80":

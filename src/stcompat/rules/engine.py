@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..env.stack import Stack
-from ..kb.query import Knowledge, knowledge
+from ..kb.query import Knowledge, StRelease, knowledge
 from ..model.manifest import ModelManifest
 from ..vocab import EFFECT_VERDICTS, Layer, MergesFormat, ModelKind, Verdict, WeightFormat
 from .base import Context, Effect, Finding, PredictedError, judged
@@ -115,6 +115,53 @@ def minimal_st_upgrade(manifest: ModelManifest, stack: Stack, kb: Knowledge) -> 
     return None, ()
 
 
+def equivalent_type(type_path: str, target: StRelease, newest: StRelease) -> str | None:
+    """The import path under which ``target`` has the class that ``type_path`` names; None when it has none.
+
+    Identity comes from the newest release, which knows every old path through its deprecated-path
+    aliases: a path of the target means the same class when the newest release resolves it to the same
+    origin, and the target defines a class of that name there. The shortest such path (the public
+    package export, which is what the target's own saves write) wins.
+    """
+    wanted = newest.resolve_class(type_path).origin
+    own = target.resolve_class(type_path).origin
+    if wanted is None:  # the newest does not know it: only the path as written can be tried
+        return type_path if own else None
+    name = wanted.split(":")[1]
+    if own is not None and own.split(":")[1] == name:
+        return type_path
+    found = [f"{module}.{name}" for module, names in target.data.get("exports", {}).items() if name in names]
+    found = [p for p in found if (target.resolve_class(p).origin or ":").split(":")[1] == name
+             and newest.resolve_class(p).origin == wanted]
+    return min(found, key=lambda p: (p.count("."), len(p), p)) if found else None
+
+
+# Failures a rewritten copy of the folder addresses: module paths and configs, merges, weight files.
+CONVERT_LAYERS = (Layer.ST_MODULES, Layer.TOKENIZERS, Layer.WEIGHTS)
+
+
+def convert_note(manifest: ModelManifest, stack: Stack, kb: Knowledge, lossy: bool = False) -> str | None:
+    """The `stcompat convert` command that keeps the target's release, when every module has an equivalent there."""
+    version = stack.get("sentence-transformers")
+    st, newest = (kb.st(version) if version else None), kb.st_newest()
+    if st is None or newest is None or manifest.model_kind is not ModelKind.SENTENCE_TRANSFORMER:
+        return None
+    types = [m.type for m in manifest.modules]
+    for module in manifest.modules:
+        routes = module.config.get("types") if module.kind == "Router" else None
+        types += [t for t in routes.values() if isinstance(t, str)] if isinstance(routes, dict) else []
+    if any(equivalent_type(t, st, newest) is None for t in types):
+        return None
+    layers = ("sentence-transformers", "transformers", "tokenizers", "huggingface-hub", "torch")
+    pins = " ".join(f"{layer}=={stack.get(layer)}" for layer in layers if stack.get(layer))
+    name = manifest.path.rstrip("/").rsplit("/", 1)[-1]
+    command = f'stcompat convert {manifest.path} -o {name}-st{version} --target "{pins}"'
+    if lossy:
+        return f"or keep this stack and convert the model for it, losing what the degraded findings say: {command} " \
+               "--allow-loss"
+    return f"or keep this stack and convert the model for it: {command}"
+
+
 def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None) -> CheckResult:
     """Judge one model against one target stack."""
     kb = kb or knowledge()
@@ -134,4 +181,9 @@ def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None
     for finding in findings:
         if finding.fix and finding.effect is Effect.FAILS and finding.fix not in fix:
             fix.append(finding.fix)
+    if any(f.layer in CONVERT_LAYERS and f.effect is Effect.FAILS for f in findings):
+        lossy = any(f.layer is Layer.ST_CONFIG and f.effect is Effect.DEGRADED for f in findings)
+        note = convert_note(manifest, stack, kb, lossy)
+        if note:
+            notes.append(note)
     return CheckResult(manifest, stack, verdict, predicted, tuple(findings), tuple(fix), tuple(notes))

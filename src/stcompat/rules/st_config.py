@@ -6,6 +6,9 @@ from typing import Any, Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from ..env.stack import LAYERS
 
 from .base import STAGE_ENV, STAGE_REQUIREMENTS, Context, Effect, Finding, PredictedError, judged
 
@@ -66,29 +69,38 @@ def _requirement_items(raw: Any) -> Iterator[tuple[str, str, str | None]]:
 
 
 def _requirements(ctx: Context, raw: Any) -> Iterator[Finding]:
-    unmet = []
+    """Unmet ``requirements``: the release's own error when it enforces them (6.0+), else a note."""
+    aliases = ctx.st.requirement_aliases if ctx.st is not None else {}
+    unmet: list[tuple[str, str, str | None, str | None]] = []  # as written: name, specifier, installed, reason
+    fixes: list[str] = []
     for name, specifier, reason in _requirement_items(raw):
-        layer = "torch" if name in ("pytorch", "torch") else name
-        installed = ctx.stack.get(layer)
-        if installed is None:
-            continue
+        layer = aliases.get(name, name)  # 6.x looks "pytorch" up as "torch"
         try:
             spec = SpecifierSet(specifier) if not specifier[:1].isalpha() else Requirement(specifier).specifier
         except (InvalidSpecifier, InvalidRequirement):
             continue
-        if not spec.contains(installed, prereleases=True):
-            unmet.append((layer, str(spec), str(installed), reason))
+        installed = ctx.stack.get(layer)
+        if installed is None:
+            # Absent is only known for an installed environment, and only for the layers it reads.
+            if not (ctx.stack.complete and canonicalize_name(layer) in LAYERS):
+                continue
+        elif spec.contains(installed, prereleases=True):
+            continue
+        unmet.append((name, specifier, str(installed) if installed is not None else None,
+                      str(reason) if reason else None))
+        if layer != "python":
+            fixes.append(f'"{layer}{spec}"')
     if not unmet:
         return
-    lines = "\n".join(f"- {layer}{spec}, but {layer}=={have} is installed." + (f" {why}" if why else "")
-                      for layer, spec, have, why in unmet)
-    fix = "pip install -U " + " ".join(f'"{layer}{spec}"' for layer, spec, _, _ in unmet)
+    summary = "; ".join(f"{name}{spec} ({'installed ' + have if have else 'not installed'})"
+                        for name, spec, have, _ in unmet)
+    fix = "pip install -U " + " ".join(fixes) if fixes else None
     if ctx.st is not None and ctx.st.checks_requirements:
-        yield judged("STC113", Effect.FAILS, f"declared requirements unmet: {lines.replace(chr(10), ' ')}",
-                      CST, "requirements",
-                      PredictedError("ImportError", f"The model '{ctx.manifest.path}' requires:\n{lines}\n"
-                                     f"Install compatible versions with: {fix}"),
-                      fix=fix, order=(STAGE_REQUIREMENTS,))
+        message = ctx.st.requirements_error(ctx.manifest.path, unmet)
+        error_type = ctx.st.requirements_error_type
+        yield judged("STC113", Effect.FAILS, f"declared requirements unmet: {summary}", CST, "requirements",
+                     PredictedError(error_type, message) if message and error_type else None,
+                     fix=fix, order=(STAGE_REQUIREMENTS,))
     else:
-        yield judged("STC114", Effect.INFO, f"declared requirements unmet but not enforced: "
-                      f"{lines.replace(chr(10), ' ')}", CST, "requirements", fix=fix)
+        yield judged("STC114", Effect.INFO, f"declared requirements unmet but not enforced: {summary}",
+                     CST, "requirements", fix=fix)

@@ -67,6 +67,10 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
                 origin = resolution.origin
         if failed or origin is None:
             continue
+        if module.config_problem:
+            # Its config (or folder) could not be read: the load stops there, as the input finding says,
+            # and what the constructor would do with the real content is unknowable.
+            continue
         loader = st.loader(origin)
         if loader is None:
             continue

@@ -29,7 +29,7 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
     known = ctx.kb.model_type_known(version, info.model_type)
     if known is False:
         first = ctx.kb.first_transformers_with(info.model_type)
-        error_type, message = ctx.kb.unknown_model_type_error(version, info.model_type)
+        error = ctx.kb.unknown_model_type_error(version, info.model_type)  # None: the text is not known
         fix = None
         if first:
             major, minor = first.split(".")[:2]
@@ -37,5 +37,5 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
         yield judged("STC201", Effect.FAILS,
                       f"model_type {info.model_type!r} is unknown to transformers {version}"
                       + (f" (first known in {first})" if first else " (no transformers release knows it)"),
-                      info.config_file, "model_type", PredictedError(error_type, message), fix=fix,
+                      info.config_file, "model_type", PredictedError(*error) if error else None, fix=fix,
                       order=(STAGE_MODULES, position, SUB_TF_CONFIG))

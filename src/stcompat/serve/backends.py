@@ -1,0 +1,239 @@
+"""Inference backends: what turns a batch of texts into vectors (or a batch of pairs into scores).
+
+The server and the batcher talk to the small ``Backend`` interface below and never to torch or
+sentence-transformers directly, so an exported ONNX or OpenVINO model (``convert --to onnx``) plugs
+in as one more entry of ``BACKENDS``. Only the torch backend exists today: the model loaded by the
+installed sentence-transformers, encoding exactly as its own ``encode``/``predict`` would (saved
+prompts, ``default_prompt_name``, ``truncate_dim``, the saved activation of a CrossEncoder).
+
+One backend object is one model instance; the batcher gives each instance its own worker thread, so
+a backend is never called from two threads at once (HF fast tokenizers are not re-entrant).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from ..errors import InputError
+from ..vocab import ModelKind
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..fingerprint.embed import LoadedModel
+
+EMBED = "embeddings"
+RERANK = "rerank"
+ROLES = {ModelKind.SENTENCE_TRANSFORMER: EMBED, ModelKind.CROSS_ENCODER: RERANK}
+"""Which endpoint serves which model kind. SparseEncoder output is not a dense vector: not served yet."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The result of one backend call, rows in the order of the inputs."""
+
+    values: "np.ndarray"
+    """float32: one embedding per text (n x dim), or one score per pair (n)."""
+    tokens: tuple[int, ...]
+    """Tokens the model's tokenizer made of each input (prompt and special tokens included, capped at
+    max_seq_length: what the model really read). Summed into ``usage``."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a loaded model offers its endpoint; the server validates requests against this."""
+
+    role: str
+    """``embeddings`` (SentenceTransformer) or ``rerank`` (CrossEncoder)."""
+    dimension: int | None = None
+    """Length of the vectors ``encode`` returns by default (after a saved truncate_dim)."""
+    normalizes: bool = False
+    """The pipeline ends in a Normalize module: its vectors are unit length."""
+    prompts: Mapping[str, str] = field(default_factory=dict)
+    """Saved prompts by name (a client picks one with ``prompt_name``)."""
+    default_prompt_name: str | None = None
+    """The prompt applied when a client names none, as ``encode`` applies it."""
+    truncate_dim: int | None = None
+    """The saved truncate_dim (already applied by ``encode``)."""
+    max_seq_length: int | None = None
+    """Tokens per input the model reads; longer inputs are truncated by the tokenizer."""
+    truncatable: str | None = None
+    """Why ``dimensions`` is honoured (a saved truncate_dim, a Matryoshka loss named in the model card, the
+    operator's --matryoshka), or None when it is refused."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, for /info."""
+        return {"role": self.role, "dimension": self.dimension, "normalizes": self.normalizes,
+                "prompts": dict(self.prompts), "default_prompt_name": self.default_prompt_name,
+                "truncate_dim": self.truncate_dim, "max_seq_length": self.max_seq_length,
+                "dimensions_supported": self.truncatable is not None, "dimensions_because": self.truncatable}
+
+
+class Backend(abc.ABC):
+    """One loaded model instance. Called from one worker thread at a time."""
+
+    name: str = "abstract"
+    """Backend id as /info reports it (``torch``, later ``onnx``, ``openvino``)."""
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What the model offers (role, dimension, prompts, ...)."""
+
+    def embed(self, texts: Sequence[str], prompt_name: str | None, batch_size: int) -> Encoded:
+        """Embed ``texts`` as the model's own encode would, with the named prompt (None: the default)."""
+        raise NotImplementedError(f"{self.name} backend: this model does not embed")
+
+    def rerank(self, pairs: Sequence[tuple[str, str]], batch_size: int) -> Encoded:
+        """Score (query, document) pairs as the model's own predict would (its saved activation)."""
+        raise NotImplementedError(f"{self.name} backend: this model does not rerank")
+
+    @abc.abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Backend, device, dtype, threads: for /info."""
+
+
+def _token_counts(model: Any, inputs: Sequence[Any], prompt: str | None) -> tuple[int, ...]:
+    """Tokens per input as the model's own preprocessing makes them (padding excluded)."""
+    if hasattr(model, "preprocess"):  # ST >= 5: the same call encode makes, prompt handling included
+        features = model.preprocess(list(inputs), prompt=prompt) if prompt else model.preprocess(list(inputs))
+    else:  # older releases: prompts are prepended to the text
+        texts = [prompt + t for t in inputs] if prompt else list(inputs)
+        features = model.tokenize(texts)
+    mask = features.get("attention_mask")
+    if mask is None:
+        return tuple(len(ids) for ids in features["input_ids"])
+    return tuple(int(n) for n in mask.sum(dim=1).tolist())
+
+
+def _torch_info(model: Any, device: str) -> dict[str, Any]:
+    import torch
+
+    dtype = next((str(p.dtype).removeprefix("torch.") for p in model.parameters()), None)
+    return {"backend": "torch", "device": device, "dtype": dtype, "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
+
+
+class TorchEmbedder(Backend):
+    """A SentenceTransformer loaded by the installed sentence-transformers."""
+
+    name = "torch"
+
+    def __init__(self, loaded: "LoadedModel", truncatable: str | None) -> None:
+        self._loaded = loaded
+        self._st = loaded.st
+        st = self._st
+        prompts = {k: v for k, v in (getattr(st, "prompts", None) or {}).items() if isinstance(v, str)}
+        dim_fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        self._caps = Capabilities(
+            role=EMBED, dimension=dim_fn(), normalizes=any(type(m).__name__ == "Normalize" for m in st),
+            prompts=prompts, default_prompt_name=getattr(st, "default_prompt_name", None),
+            truncate_dim=getattr(st, "truncate_dim", None), max_seq_length=getattr(st, "max_seq_length", None),
+            truncatable=truncatable,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    @property
+    def loaded(self) -> "LoadedModel":
+        """The loaded model (the guard verifies this very instance)."""
+        return self._loaded
+
+    def _prompt(self, prompt_name: str | None) -> str | None:
+        # The same resolution encode makes: a named prompt, else the default prompt, else none.
+        caps = self._caps
+        if prompt_name is not None:
+            return caps.prompts[prompt_name]
+        if caps.default_prompt_name is not None:
+            return caps.prompts.get(caps.default_prompt_name)
+        return None
+
+    def embed(self, texts: Sequence[str], prompt_name: str | None, batch_size: int) -> Encoded:
+        import torch
+
+        kwargs: dict[str, Any] = {"batch_size": batch_size, "show_progress_bar": False, "convert_to_numpy": True}
+        if prompt_name is not None:
+            kwargs["prompt_name"] = prompt_name
+        with torch.inference_mode():
+            values = self._st.encode(list(texts), **kwargs)
+            tokens = _token_counts(self._st, texts, self._prompt(prompt_name))
+        return Encoded(values.astype("float32", copy=False), tokens)
+
+    def describe(self) -> dict[str, Any]:
+        return _torch_info(self._st, self._loaded.device)
+
+
+class TorchReranker(Backend):
+    """A CrossEncoder loaded by the installed sentence-transformers."""
+
+    name = "torch"
+
+    def __init__(self, model: Any, device: str) -> None:
+        self._ce = model
+        self._device = device
+        self._caps = Capabilities(role=RERANK, max_seq_length=getattr(model, "max_seq_length", None))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    def rerank(self, pairs: Sequence[tuple[str, str]], batch_size: int) -> Encoded:
+        import numpy as np
+        import torch
+
+        with torch.inference_mode():
+            scores = self._ce.predict(list(pairs), batch_size=batch_size, show_progress_bar=False,
+                                      convert_to_numpy=True)
+            tokens = _token_counts(self._ce, pairs, None)
+        return Encoded(np.asarray(scores, dtype=np.float32).reshape(len(pairs)), tokens)
+
+    def describe(self) -> dict[str, Any]:
+        return _torch_info(self._ce, self._device)
+
+
+def _load_cross_encoder(path: str, device: str) -> Any:
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(path, device=device)
+
+
+def load_torch(path: str, kind: ModelKind, device: str, truncatable: str | None,
+               loaded: "LoadedModel | None" = None) -> Backend:
+    """Load one instance with the installed sentence-transformers (``loaded``: reuse a model already loaded).
+
+    Raises ModelLoadError (STC605) or RuntimeMissingError (STC604) when it cannot.
+    """
+    from ..errors import ModelLoadError, RuntimeMissingError
+    from ..fingerprint.embed import load_model
+
+    if kind is ModelKind.SENTENCE_TRANSFORMER:
+        return TorchEmbedder(loaded or load_model(path, device=device), truncatable)
+    try:
+        import torch  # noqa: F401 - fail early with a clear message
+        model = _load_cross_encoder(path, device)
+    except ImportError as exc:
+        raise RuntimeMissingError(f"cannot serve: {exc.name or exc} is not installed (pip install "
+                                  "'stcompat[runtime]')", str(exc.name or exc)) from None
+    except Exception as exc:  # any loader failure is one line: the model does not load here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelLoadError(f"{path}: the installed sentence-transformers cannot load the model "
+                             f"({type(exc).__name__}: {first[:300]})", path, type(exc).__name__) from None
+    model.eval()
+    return TorchReranker(model, device)
+
+
+Loader = Callable[..., Backend]
+BACKENDS: dict[str, Loader] = {"torch": load_torch}
+"""Backend id -> loader(path, kind, device, truncatable, loaded=None). ONNX/OpenVINO plug in here."""
+
+
+def loader_for(backend: str) -> Loader:
+    """The loader of a backend id, or STC004 naming the ones that exist."""
+    if backend not in BACKENDS:
+        raise InputError("STC004", f"backend {backend!r} is not available (available: {', '.join(BACKENDS)})",
+                         backend)
+    return BACKENDS[backend]

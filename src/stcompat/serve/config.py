@@ -1,0 +1,110 @@
+"""What `stcompat serve` is asked to do: the models, the limits, the batching, the network.
+
+Plain frozen dataclasses, no I/O: the CLI fills them from argv, tests fill them directly, and every
+other serve module reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+API_KEY_ENV = "STCOMPAT_API_KEY"
+"""The environment variable read when --api-key is not given (keeps the key out of `ps` output)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to serve."""
+
+    name: str
+    """The name clients send in ``model`` (``/v1/models`` lists it)."""
+    path: str
+    """Model folder (or a repo id in the local Hugging Face cache)."""
+    fingerprint: str | None = None
+    """A fingerprint file the start-up guard verifies the loaded model against."""
+    matryoshka: bool = False
+    """The operator vouches that truncated embeddings are meaningful (``dimensions`` is then honoured even
+    when the folder itself does not say so)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for; anything over is refused with a 4xx before any work is queued."""
+
+    max_inputs: int = 2048
+    """Texts per embeddings request, documents per rerank request (OpenAI's own limit is 2048)."""
+    max_chars: int = 32_768
+    """Characters per text (the model truncates to its max_seq_length anyway; this bounds tokenizer work)."""
+    max_body_bytes: int = 8 * 1024 * 1024
+    """Request body size, counted as it arrives (a lying Content-Length does not get past it)."""
+    max_queue: int = 16_384
+    """Texts waiting per model; a request that would overflow it gets 503 and Retry-After."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_inputs", "max_chars", "max_body_bytes", "max_queue"):
+            if getattr(self, name) < 1:
+                raise InputError("STC004", f"{name.replace('_', '-')} must be at least 1", name)
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Dynamic micro-batching: requests queued together are encoded together."""
+
+    max_batch: int = 64
+    """Texts gathered into one worker cycle (sorted by length, then encoded in forward batches)."""
+    batch_size: int = 32
+    """Texts per forward pass inside a cycle (``encode(batch_size=...)``)."""
+    max_wait_ms: float = 2.0
+    """How long an idle worker waits for more requests after the first one arrives."""
+    instances: int = 1
+    """Model instances per model, each with its own worker thread (and its own tokenizer)."""
+    threads: int | None = None
+    """torch intra-op threads for the process (None: torch's default, one per core)."""
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1 or self.batch_size < 1 or self.instances < 1:
+            raise InputError("STC004", "max-batch, batch-size and instances must be at least 1")
+        if self.max_wait_ms < 0:
+            raise InputError("STC004", "max-wait-ms must not be negative")
+        if self.threads is not None and self.threads < 1:
+            raise InputError("STC004", "threads must be at least 1")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything `stcompat serve` needs."""
+
+    models: tuple[ModelSpec, ...]
+    """The models, in the order given (names unique)."""
+    host: str = DEFAULT_HOST
+    """Interface to bind: loopback by default, so exposing the server is a decision."""
+    port: int = DEFAULT_PORT
+    """TCP port (0: any free port)."""
+    api_key: str | None = None
+    """When set, every endpoint but /health* needs ``Authorization: Bearer KEY``."""
+    allow_unsafe: bool = False
+    """Start even when the guard refuses (check fails/degraded, verify drift/broken); reported everywhere."""
+    backend: str = "torch"
+    """Which inference backend loads the models (backends.BACKENDS)."""
+    device: str = "cpu"
+    """torch device."""
+    limits: Limits = field(default_factory=Limits)
+    """Per-request limits."""
+    batching: Batching = field(default_factory=Batching)
+    """Micro-batching and threads."""
+    graceful_timeout_s: float = 30.0
+    """On SIGTERM/SIGINT: how long in-flight requests may take to finish before they are cancelled."""
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise InputError("STC004", "no model to serve")
+        names = [m.name for m in self.models]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise InputError("STC004", f"model name given twice: {', '.join(duplicated)}", duplicated[0])
+        if not 0 <= self.port <= 65535:
+            raise InputError("STC004", f"port {self.port}: use 0-65535", str(self.port))
