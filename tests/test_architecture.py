@@ -31,7 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "fingerprint": BASE | {"kb", "model", "env"},
     "report": BASE | {"kb", "model", "env", "rules", "matrix", "fingerprint"},
     "convert": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
-    "cli": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report", "convert"},
+    "cli": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report", "convert", "serve"},
+    # serve: beside convert, above the verbs it guards with (check, verify); the CLI starts it.
+    "serve": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
     # pre-commit hooks and the pytest plugin: adapters over the verbs, beside the CLI (never importing it).
     "integrations": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
     "package": BASE | {"model", "check", "rules", "matrix", "fingerprint"},
@@ -39,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
 # Modules that are command lines of their own sit on the CLI's floor, whatever their folder.
 CLI_MODULES = {"stcompat.fingerprint.verify_cli"}
 # These stages may import torch, transformers or sentence_transformers (lazily); the rest never.
-MAY_IMPORT_ML = {"matrix", "fingerprint", "convert", "cli", "package"}
+MAY_IMPORT_ML = {"matrix", "fingerprint", "convert", "serve", "cli", "package"}
 ML_PACKAGES = {"torch", "transformers", "sentence_transformers", "numpy", "safetensors", "tokenizers"}
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from stcompat.fingerprint.corpus import Corpus, CorpusEntry, corpus_hash
 from stcompat.fingerprint.fileformat import EmbeddingSet, Fingerprint, write_fingerprint
+from stcompat.fingerprint.header import MAX_COLUMNS, MAX_ENTRIES
 
 GOOD = "good.fp"
 EXPECTED = "expected.json"
@@ -380,8 +381,9 @@ def _size_cases() -> list[Case]:
         Case("array-longer", "size", "STC601", "arrays/main.bin 32 bytes longer than its shape", longer_array),
         Case("array-size-lies", "size", "STC601", "declared size matches the shape, data is longer",
              declares_less_than_it_holds),
-        _edit("too-many-entries", "size", "10,001 corpus texts", _big_corpus(10_001, 4)),
-        _edit("too-many-values", "size", "shape [10000, 16384]: 164M values", _big_corpus(10_000, 16_384)),
+        _edit("too-many-entries", "size", f"{MAX_ENTRIES + 1:,} corpus texts", _big_corpus(MAX_ENTRIES + 1, 4)),
+        _edit("too-many-values", "size", f"shape [{MAX_ENTRIES}, {MAX_COLUMNS}]",
+              _big_corpus(MAX_ENTRIES, MAX_COLUMNS)),
         _replace("too-many-columns", "size", "arrays.main.shape", [6, 1 << 30]),
         _replace("columns-2p64", "size", "arrays.main.shape", [6, 2 ** 64]),
     ]

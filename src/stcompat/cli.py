@@ -447,24 +447,42 @@ def lock_cmd(model: str, output: str | None, constraints: bool, exact: bool, pro
 
 
 @main.command("stamp")
-@click.argument("model")
+@click.argument("models", nargs=-1, required=True)
 @click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 when a model's stamp is missing or stale (for pre-commit).")
 @click.option("--force", is_flag=True, help="Overwrite an earlier backup.")
 @_guard
-def stamp_cmd(model: str, dry_run: bool, force: bool) -> None:
-    """Write the `requirements` block sentence-transformers 6.0+ enforces into MODEL's
+def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: bool) -> None:
+    """Write the `requirements` block sentence-transformers 6.0+ enforces into each model's
     config_sentence_transformers.json, inferred from what the model uses; the old file is kept as .bak.
+
+    Exit status: 0 done (--check: every stamp present and current), 1 --check found one missing or
+    stale, 2 unusable input.
     """
     from .convert.stamp import stamp, write_stamp
     from .model.inspect import inspect_model
 
-    result = stamp(inspect_model(model))
-    shown = result.diff or "nothing to add: every inferred requirement is already there"
-    click.echo(shown, nl=not shown.endswith("\n"))
-    if dry_run or not result.added:
-        return
-    backup = write_stamp(result, force=force)
-    click.echo(f"wrote {result.path} (added {', '.join(result.added)}); the previous file is {backup}", err=True)
+    behind = False
+    for model in models:
+        result = stamp(inspect_model(model))
+        if check_only:
+            for name in result.added:
+                click.echo(f"{model}: requirements lack {name}{result.requirements[name]['specifier']}")
+            for name in result.stale:
+                click.echo(f"{model}: requirements {name} is stale (the knowledge infers "
+                           f"{result.inferred[name]['specifier']})")
+            behind = behind or bool(result.added or result.stale)
+            continue
+        shown = result.diff or f"{model}: nothing to add: every inferred requirement is already there"
+        click.echo(shown, nl=not shown.endswith("\n"))
+        if dry_run or not result.added:
+            continue
+        backup = write_stamp(result, force=force)
+        click.echo(f"wrote {result.path} (added {', '.join(result.added)}); the previous file is {backup}", err=True)
+    if behind:
+        sys.exit(1)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

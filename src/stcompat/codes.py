@@ -464,6 +464,44 @@ _RULES: tuple[Rule, ...] = (
         "knowledge covers.",
         Layer.COVERAGE,
     ),
+    # ---- serve: the start-up guard (STC85x) -----------------------------------------------------
+    Rule(
+        "STC850", "serve-check-refused", Severity.ERROR,
+        "`stcompat serve` ran `check` of the model against the environment it runs in, and the verdict is "
+        "fails or degraded.",
+        "A model that degrades loads and answers 200 with embeddings the saved model would not give (a prompt, "
+        "truncate_dim or similarity function ignored); one that fails cannot load. Clients cannot tell.",
+        "Install what the check findings' fix names (`stcompat check MODEL` prints it); --allow-unsafe starts it "
+        "anyway and says so in /info, the X-Stcompat-Override header and the metrics.",
+        Layer.ENVIRONMENT,
+    ),
+    Rule(
+        "STC851", "serve-verify-refused", Severity.ERROR,
+        "`stcompat serve --fingerprint FILE` re-embedded the fingerprint's probe corpus with the loaded model "
+        "and the band is drift or broken.",
+        "The server would return vectors that differ from the ones the index was built with: search quality "
+        "drops with no error anywhere.",
+        "Run `stcompat verify MODEL FILE` for the diagnosis (Normalize lost, pooling changed, prompts ignored, "
+        "...); fix the folder or the environment, or re-pin deliberately with `stcompat fingerprint`. "
+        "--allow-unsafe starts it anyway, reported everywhere.",
+        Layer.FINGERPRINT,
+    ),
+    Rule(
+        "STC852", "serve-load-failed", Severity.ERROR,
+        "The installed sentence-transformers raised while loading the model for serving.",
+        "Nothing can be served; --allow-unsafe cannot change that. When check said ok, the knowledge missed it.",
+        "Read the loader's message; `stcompat check MODEL` and `stcompat inspect MODEL` show what the folder "
+        "needs. Report a load that check predicted ok.",
+        Layer.COVERAGE,
+    ),
+    Rule(
+        "STC853", "serve-model-kind", Severity.ERROR,
+        "The model is a SparseEncoder (or of an unknown kind): serve has endpoints for SentenceTransformer "
+        "(/v1/embeddings) and CrossEncoder (/v1/rerank) models only.",
+        "A sparse vector is not what an OpenAI embeddings client expects; serving it as dense would be wrong.",
+        "Serve it with a server built for sparse retrieval, or serve a dense model.",
+        Layer.INPUT,
+    ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
     Rule(
         "STC901", "target-not-covered", Severity.WARNING,

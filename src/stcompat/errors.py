@@ -131,3 +131,14 @@ class ConvertError(StcompatError):
         """STC754: the saved settings the target would not apply, one line each."""
         self.figures = figures or {}
         """STC756/STC757: what the proof measured (verdict, max |diff|, min cosine, findings)."""
+
+
+class ServeRefused(StcompatError):
+    """serve's start-up guard refused a model (STC850-STC853): nothing was bound, no traffic accepted."""
+
+    def __init__(self, code: str, message: str, model: str, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(code, message)
+        self.model = model
+        """The served name of the model refused."""
+        self.reasons = reasons
+        """Every line that refused it: the check verdict and findings, the verify band and its causes."""

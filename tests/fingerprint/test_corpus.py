@@ -55,3 +55,15 @@ def test_hash_depends_on_text_tags_and_prompt():
     assert corpus_hash(a) == corpus_hash([CorpusEntry("x", ("t",), "query")])
     assert corpus_hash(a) != corpus_hash((CorpusEntry("x", ("t",)),))
     assert corpus_hash(a) != corpus_hash((CorpusEntry("x ", ("t",), "query"),))
+
+
+def test_a_corpus_over_the_bound_is_refused_before_any_model_loads(tmp_path):
+    from stcompat.errors import CorpusError
+    from stcompat.fingerprint import fingerprint
+    from stcompat.fingerprint.header import MAX_ENTRIES
+
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"text {i}\n" for i in range(MAX_ENTRIES + 1)))
+    with pytest.raises(CorpusError) as info:  # the model path does not exist: it is never reached
+        fingerprint(tmp_path / "no-model", tmp_path / "x.fp", corpus=big)
+    assert info.value.code == "STC602" and str(MAX_ENTRIES) in info.value.message

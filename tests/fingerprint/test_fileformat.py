@@ -1,4 +1,9 @@
-"""Fingerprint files: round trips, float16 storage loss, and the errors for unusable files."""
+"""Fingerprint files: round trips, float16 storage loss, and the errors for unusable files.
+
+Property tests (hypothesis): any JSON value in any header field is a HeaderError or a typed
+header, never another exception; such a file reads or fails with STC601/603 and, when it reads,
+compares and renders cleanly; valid fingerprints round-trip.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,14 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
-from stcompat.errors import FingerprintError
+from stcompat.errors import FingerprintError, StcompatError
 from stcompat.fingerprint.corpus import Corpus, CorpusEntry
 from stcompat.fingerprint.fileformat import FORMAT, EmbeddingSet, Fingerprint, read_fingerprint, write_fingerprint
+from stcompat.fingerprint.header import HeaderError, parse_header
 
 
 def _fp(storage: str = "float32") -> Fingerprint:
@@ -166,13 +175,6 @@ def test_nan_embeddings_store_a_finite_error(tmp_path):
 
 # --- properties (hypothesis) ---------------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra.numpy import arrays  # noqa: E402
-
-from stcompat.errors import StcompatError  # noqa: E402
-from stcompat.fingerprint.header import HeaderError, parse_header  # noqa: E402
-
 # Any character, lone surrogates and NUL included, plus the strings that broke readers before.
 _ANY_TEXT = st.one_of(st.text(st.characters(exclude_categories=()), max_size=12),
                       st.sampled_from(["\ud800", "\x00", "NaN", "[/]", "\x1b[31m", "cuda:0", "float16", "<f4",
@@ -310,3 +312,11 @@ def test_valid_fingerprints_round_trip(tmp_path, fp):
     again = read_fingerprint(write_fingerprint(back, tmp_path / "b.fp"))  # idempotent once stored
     assert all(np.array_equal(again.sets[n].values, back.sets[n].values) for n in back.sets)
     assert again.storage_max_abs_error == back.storage_max_abs_error and again.pipeline == back.pipeline
+
+
+def test_the_writer_refuses_a_stated_loss_storage_cannot_make(tmp_path):
+    from stcompat.errors import InputError
+
+    fp = Fingerprint(**{**_fp("float16").__dict__, "storage_max_abs_error": 0.5})
+    with pytest.raises(InputError, match="max_abs_error"):
+        write_fingerprint(fp, tmp_path / "a.fp")

@@ -139,3 +139,19 @@ def test_the_installed_command_on_one_file_of_each_class(corpus):
         assert done.returncode == 2, (case.name, done.stderr)
         assert done.stdout == "" and done.stderr.count("\n") == 1, (case.name, done.stderr)
         assert done.stderr.startswith(f"error[{case.code}]: ") and "Traceback" not in done.stderr
+
+
+def test_json_output_is_valid_utf8_with_lone_surrogates(corpus):
+    # verify's side can carry a lone surrogate: a non-UTF-8 file name in the model folder.
+    from dataclasses import replace
+
+    from stcompat.fingerprint import compare
+    from stcompat.report.verify_report import render_json, render_table
+
+    report = compare(corpus / TOOL.GOOD, corpus / TOOL.GOOD)
+    report = replace(report, notes=("weights \udc80.bin changed",), title="model-\udcff vs x")
+    text = render_json(report)
+    assert _strict_json(text)["notes"] == ["weights \\udc80.bin changed"]
+    table = render_table(report)
+    table.encode("utf-8")
+    assert "\\udcff" in table

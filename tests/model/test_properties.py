@@ -206,7 +206,51 @@ def _safetensors_file(draw: Any) -> bytes:
     return struct.pack("<Q", length) + body + data
 
 
-safetensors_files = _safetensors_file()
+@st.composite
+def _near_valid_safetensors(draw: Any) -> bytes:
+    """A valid file (tensors laid out back to back in any order, optional string metadata), then perhaps
+    one small change: the cases where a reader and safetensors are most likely to disagree."""
+    count = draw(st.integers(0, 4))
+    names = draw(st.lists(st.text(max_size=6), min_size=count, max_size=count, unique=True))
+    infos, sizes = {}, []
+    for name in names:
+        dtype = draw(st.sampled_from(sorted(DTYPE_BITS)))
+        shape = draw(st.lists(st.integers(0, 4), max_size=3))
+        bits = math.prod(shape) * DTYPE_BITS[dtype]
+        if bits % 8:  # sub-byte dtypes need whole bytes
+            shape = [*shape, 2] if DTYPE_BITS[dtype] == 4 else [*shape, 4]
+            bits = math.prod(shape) * DTYPE_BITS[dtype]
+        infos[name] = {"dtype": dtype, "shape": shape}
+        sizes.append((name, bits // 8))
+    order = draw(st.permutations(sizes))
+    cursor = 0
+    for name, size in order:
+        infos[name]["data_offsets"] = [cursor, cursor + size]
+        cursor += size
+    header: dict[str, Any] = dict(infos)
+    if draw(st.booleans()):
+        header["__metadata__"] = draw(st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2))
+    data_size = cursor
+    change = draw(st.sampled_from(["none", "none", "dtype", "shape", "offset", "data", "metadata", "length", "pad"]))
+    if change == "dtype" and infos:
+        infos[draw(st.sampled_from(sorted(infos)))]["dtype"] = draw(weird_text | st.sampled_from(sorted(DTYPE_BITS)))
+    elif change == "shape" and infos:
+        infos[draw(st.sampled_from(sorted(infos)))]["shape"] = draw(st.lists(dims, max_size=3))
+    elif change == "offset" and infos:
+        target = infos[draw(st.sampled_from(sorted(infos)))]["data_offsets"]
+        target[draw(st.integers(0, 1))] += draw(st.integers(-2, 2))
+    elif change == "data":
+        data_size = max(0, data_size + draw(st.integers(-2, 2)))
+    elif change == "metadata":
+        header["__metadata__"] = draw(json_values)
+    body = json.dumps(header).encode("utf-8")
+    if change == "pad":
+        body += b" " * draw(st.integers(1, 8))
+    length = len(body) + (draw(st.integers(-2, 2)) if change == "length" else 0)
+    return struct.pack("<Q", max(0, length)) + body + b"\0" * data_size
+
+
+safetensors_files = st.one_of(_safetensors_file(), _near_valid_safetensors())
 
 
 def _ours(raw: bytes) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -44,6 +44,10 @@ class Stamp:
     """The file's text before."""
     after: str
     """The file's text after."""
+    stale: tuple[str, ...] = ()
+    """Names already stamped whose specifier is not what the knowledge infers now (kept as written)."""
+    inferred: Mapping[str, Any] = field(default_factory=dict)
+    """What the knowledge infers, whether or not it was written."""
 
     @property
     def diff(self) -> str:
@@ -136,11 +140,20 @@ def stamp(manifest: ModelManifest, kb: Knowledge | None = None) -> Stamp:
     existing = config.get("requirements") if isinstance(config.get("requirements"), dict) else {}
     inferred = inferred_requirements(manifest, kb)
     added = tuple(name for name in inferred if name not in existing)
+    stale = tuple(name for name in inferred if name in existing and _specifier(existing[name])
+                  != inferred[name]["specifier"])
     block = {**existing, **{name: inferred[name] for name in added}}
+    if not added:
+        return Stamp(str(path), block, added, before, before, stale, inferred)
     config["requirements"] = block
     # The file as sentence-transformers writes it (indent 2), its final newline as it was.
     after = json.dumps(config, indent=2, ensure_ascii=False) + ("\n" if before.endswith("\n") else "")
-    return Stamp(str(path), block, added, before, after)
+    return Stamp(str(path), block, added, before, after, stale, inferred)
+
+
+def _specifier(entry: Any) -> str:
+    """The specifier of a requirements entry (a string, or ``{specifier, reason}``)."""
+    return str(entry.get("specifier", "")) if isinstance(entry, dict) else str(entry)
 
 
 def write_stamp(result: Stamp, force: bool = False) -> Path:

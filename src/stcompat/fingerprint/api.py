@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import CorpusError, InputError
 from .corpus import Corpus, load_corpus
 from .fileformat import STORAGE_DTYPES, EmbeddingSet, Fingerprint, read_fingerprint, write_fingerprint
+from .header import MAX_ENTRIES
 from .verdict import Report, Thresholds, judge
 
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ def fingerprint(model: "str | Path | LoadedModel", output: str | Path | None = N
     if batch_size < 1:
         raise InputError("STC004", f"batch size {batch_size}: must be at least 1")
     texts = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
+    if len(texts.entries) > MAX_ENTRIES:  # refused before minutes of embedding, not when writing
+        raise CorpusError(f"{texts.source}: {len(texts.entries)} texts, over the bound of {MAX_ENTRIES} a "
+                          "fingerprint holds (docs/fingerprint-format.md)", texts.source)
     settings = EncodeSettings(prompt_name, normalize_embeddings, precision, batch_size, device)
     loaded = _load(model, device, precision)
     fp = embed_corpus(loaded, texts, settings, progress=progress)

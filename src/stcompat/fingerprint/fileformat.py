@@ -133,6 +133,7 @@ def write_fingerprint(fp: Fingerprint, path: str | Path) -> Path:
         raise InputError("STC004", f"storage dtype {fp.storage!r}: use one of {', '.join(STORAGE_DTYPES)}")
     arrays: dict[str, Any] = {}
     blobs: dict[str, bytes] = {}
+    widened: dict[str, "np.ndarray"] = {}
     # Values read from a float16 file are already rounded: their stated loss carries over, so a
     # fingerprint written again still says how far it is from what was embedded.
     max_error = 0.0
@@ -141,6 +142,7 @@ def write_fingerprint(fp: Fingerprint, path: str | Path) -> Path:
         max_error = max(max_error, error)
         member = f"{ARRAYS_FOLDER}{name}.bin"
         blobs[member] = stored.tobytes()
+        widened[name] = stored.astype("<f4", copy=False)
         arrays[name] = {"file": member, "dtype": STORAGE_DTYPES[fp.storage], "shape": list(stored.shape),
                         "rows": list(es.rows)}
         if es.prompts:
@@ -166,7 +168,7 @@ def write_fingerprint(fp: Fingerprint, path: str | Path) -> Path:
     target = Path(path)
     try:
         raw = json.dumps(header, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
-        parse_header(raw)
+        _check_storage_error(parse_header(raw), widened)
     except UnicodeEncodeError:
         raise InputError("STC004", f"cannot write {printable(str(target), 200)}: a text holds a lone surrogate "
                                    "(not Unicode text)", str(target)) from None

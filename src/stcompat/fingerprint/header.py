@@ -31,8 +31,8 @@ PRECISIONS = ("float32", "float16", "bfloat16")
 
 # --- bounds (docs/fingerprint-format.md, "Limits") --------------------------------------------------
 # Parsed JSON costs more than its text: a 5-byte string or number item ("ab",) becomes a ~60-byte
-# object. 8 MiB keeps the worst header near 200 MB of RSS while leaving room for 10,000 texts of
-# ~700 characters; the built-in corpus needs 35 kB.
+# object. 8 MiB keeps the worst header near 200 MB of RSS while leaving room for MAX_ENTRIES texts
+# of ~4,000 characters; the built-in corpus needs 35 kB.
 MAX_HEADER_BYTES = 8 * 1024 * 1024
 # An empty object or list is 3 bytes of text ("{},") and ~80 bytes parsed: their number is bounded
 # before parsing by counting "{" and "[" bytes (in texts too: a crude but safe over-count). A real
@@ -43,13 +43,18 @@ MAX_CONTAINERS = 1 << 18
 MAX_DEPTH = 32
 # Integers longer than this are refused before conversion (int() of a long digit string is slow).
 MAX_INT_DIGITS = 20
-# Texts per corpus: every set's metrics are O(rows^2) (pairwise similarities).
-MAX_ENTRIES = 10_000
+# Texts per corpus (20x the built-in corpus). compare's metrics hold every pairwise similarity,
+# ~80 bytes per pair of texts: 2,048 texts peak at ~335 MB, 10,000 would at 6.7 GB, from a file of
+# a few hundred kB. A file is small where its numbers compress, so its size bounds nothing.
+MAX_ENTRIES = 2048
 # Embedding width: the widest embedding models are 4096 to 8192.
 MAX_COLUMNS = 16_384
-# Values in all sets together (256 MiB once widened to float32 in memory).
-MAX_VALUES = 64 * 1024 * 1024
-MAX_BATCH_SIZE = 1 << 20
+# Values in all sets together: 64 MiB as float32; compare works on float64 copies, ~32 bytes per
+# value in all (2,048 texts x 8,192 dimensions, or all three sets at 2,730).
+MAX_VALUES = 16 * 1024 * 1024
+# verify encodes with the recorded batch size (--batch-size overrides it): a hostile one must not
+# make it pad thousands of long texts into one batch.
+MAX_BATCH_SIZE = 4096
 MAX_SEQ_LENGTH = 1 << 24
 
 _DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}(:[0-9]{1,4})?")

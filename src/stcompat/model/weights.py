@@ -20,7 +20,7 @@ from typing import Any
 from ..findings import Finding
 from ..vocab import WeightFormat
 from .folder import (
-    MAX_JSON_DEPTH, ModelFolder, ModelReadError, is_lfs_pointer, json_depth_exceeds, lfs_problem, problem,
+    MAX_JSON_DEPTH, ModelFolder, ModelReadError, is_lfs_pointer, json_depth_exceeds, lfs_problem, no_gc, problem,
 )
 from .manifest import WeightFile
 
@@ -107,7 +107,8 @@ def _header_json(raw: bytes) -> dict[str, Any]:
     """The header as safetensors' serde_json reads it: UTF-8 without BOM, no NaN or Infinity, an object,
     nested no deeper than the bound. ValueError otherwise."""
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite)
+        with no_gc():
+            header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError("header nests too deeply") from None
     if not isinstance(header, dict):

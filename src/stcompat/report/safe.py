@@ -13,8 +13,9 @@ import math
 import re
 from typing import Any
 
-# C0 controls except tab and newline, DEL, C1 controls, and the surrogate range.
-_UNPRINTABLE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\ud800-\\udfff]")
+# C0 controls except tab and newline, DEL, C1 controls, the bidi embeddings/overrides/isolates (which
+# can reverse what a terminal shows), and the surrogate range.
+_UNPRINTABLE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
 
 
 def _escape(match: re.Match) -> str:

