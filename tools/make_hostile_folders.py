@@ -12,7 +12,8 @@ and runs the real CLI on it; fuzz/ and bench/ reuse the builder.
 
 Classes (``Case.klass``): json (every JSON file a loader reads, broken seven ways), types (wrong
 JSON types where loaders expect others), special (a FIFO or a folder in a file's place),
-permissions (chmod 000; skipped where the process reads anyway, e.g. as root), safetensors,
+permissions (chmod 000: a process that permission bits do not stop, e.g. root, must run these
+without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH; see ``drop_read_override``), safetensors,
 lfs (Git LFS pointers instead of content), symlinks, strings (NUL, surrogates, ESC/OSC, rich
 markup in paths, names, versions, dtypes and keys), bounds, code (code in the folder that must
 never run).
@@ -71,6 +72,9 @@ class Case:
     """Exactly the finding codes `check` reports against TARGET (as a set)."""
     skip: str | None = None
     """Why the folder could not be made hostile here (the test skips it); None when built."""
+    unprivileged: bool = False
+    """Its expectation holds for a process that permission bits stop (chmod 000): run it as a normal
+    user, or as root with ``drop_read_override`` (root reads anything otherwise)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (sets as sorted lists)."""
@@ -115,6 +119,7 @@ class Spec:
             check_verdict=self.verdict or derived,
             check_codes=frozenset(judged) | self.check_extra,
             skip=skip,
+            unprivileged="unprivileged" in self.needs,
         )
 
 
@@ -174,7 +179,7 @@ def _set(folder: Path, rel: str, path: tuple[Any, ...], new: Any) -> None:
     _dump(folder, rel, value)
 
 
-def _root_gets_reads(probe_dir: Path) -> bool:
+def reads_unreadable(probe_dir: Path) -> bool:
     """Whether this process reads a chmod-000 file anyway (root, CAP_DAC_OVERRIDE)."""
     probe = probe_dir / ".stcompat-permission-probe"
     probe.write_bytes(b"x")
@@ -365,13 +370,22 @@ def special_specs() -> Iterator[Spec]:
 
 # ---- class: permissions ------------------------------------------------------------------------
 
-def _unreadable(rel: str) -> Callable[[Path], str | None]:
-    def mutate(folder: Path) -> str | None:
-        if _root_gets_reads(folder):
-            return "this process reads chmod-000 files anyway (root or CAP_DAC_OVERRIDE)"
+def _unreadable(rel: str) -> Callable[[Path], None]:
+    def mutate(folder: Path) -> None:
         (folder / rel).chmod(0)
-        return None
     return mutate
+
+
+def drop_read_override() -> None:
+    """In a child process before exec (subprocess's preexec_fn): drop CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH from the capability bounding set, so that even root obeys chmod 000 in the
+    program it runs. OSError when the process may not (no CAP_SETPCAP, not Linux)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH (linux/capability.h)
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) refused")
 
 
 def permission_specs() -> Iterator[Spec]:

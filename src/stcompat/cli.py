@@ -415,11 +415,12 @@ def lock_cmd(model: str, output: str | None, constraints: bool, exact: bool, pro
     Exit status: 0 written (and, with --prove, loaded ok at both ends), 1 a proof failed, 2 unusable input.
     """
     import json
+    from dataclasses import replace
 
     from .convert.lock import lock
     from .model.inspect import inspect_model
 
-    result = lock(inspect_model(model, cache_dir=cache_dir), exact=exact)
+    result = replace(lock(inspect_model(model, cache_dir=cache_dir), exact=exact), model=model)  # the path as given
     text = result.render(constraints)
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -64,6 +64,29 @@ def test_every_54_save_converts_to_a_folder_check_predicts_ok(tmp_path, target):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("target", ("2.2.2", "2.7.0", "3.4.1"))
+def test_older_legacy_saves_convert_too(tmp_path, target):
+    """Backports inside the legacy layout (e.g. 2.3's weightedmean/lasttoken flags for 2.2.2): every fixture
+    saved by a release newer than the target and older than 5.4 converts to a folder check predicts ok, or
+    is refused because the target lacks a module or the model is not a SentenceTransformer."""
+    from packaging.version import Version
+
+    converted = 0
+    for entry in fixture_entries():
+        if not Version(target) < Version(entry["release"]) < Version("5.4"):
+            continue
+        out = tmp_path / f"{entry['release']}-{entry['variant']}"
+        try:
+            result = backport(fixture_path(entry["release"], entry["variant"]), out, STACKS[target], allow_loss=True,
+                              verify=False)
+        except ConvertError as exc:
+            assert exc.code in ("STC751", "STC752"), exc.message
+            continue
+        assert result.check.verdict == "ok", (entry, result.check)
+        converted += 1
+    assert converted >= 10
+
+
 def test_losses_refused_without_allow_loss(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ConvertError) as caught:
@@ -145,15 +168,17 @@ def test_cli_refusal_is_one_line_with_a_code(tmp_path):
         "sentence_transformers.sentence_transformer.modules.static_embedding.StaticEmbedding)")
 
 
-def test_cli_text_and_json(tmp_path):
-    base = [sys.executable, "-m", "stcompat.cli", "convert", str(fixture_path("6.2.0", "bert_dense")),
-            "--target", STACKS["2.2.2"], "--no-verify"]
-    text = subprocess.run(base + ["-o", str(tmp_path / "a")], capture_output=True, text=True)
-    assert text.returncode == 0, text.stderr
-    assert "weights-to-bin    2_Dense/pytorch_model.bin (from 2_Dense/model.safetensors)" in text.stdout
-    assert "not verified in a real environment: --no-verify" in text.stdout
-    data = json.loads(subprocess.run(base + ["-o", str(tmp_path / "b"), "--format", "json"], capture_output=True,
-                                     text=True).stdout)
+def test_summary_text_and_cli_json(tmp_path):
+    from stcompat.convert.summary import render
+
+    result = backport(fixture_path("6.2.0", "bert_dense"), tmp_path / "a", STACKS["2.2.2"], verify=False)
+    text = render(result, "text")
+    assert "weights-to-bin    2_Dense/pytorch_model.bin (from 2_Dense/model.safetensors)" in text
+    assert "not verified in a real environment: --no-verify" in text
+    done = subprocess.run([sys.executable, "-m", "stcompat.cli", "convert", str(fixture_path("6.2.0", "bert_dense")),
+                           "--target", STACKS["2.2.2"], "--no-verify", "-o", str(tmp_path / "b"), "--format", "json"],
+                          capture_output=True, text=True)
+    data = json.loads(done.stdout)
     assert data["schema"] == "stcompat.convert/1" and data["check"]["verdict"] == "ok" and data["verify"] is None
     assert (tmp_path / "b" / "2_Dense" / "pytorch_model.bin").is_file()
     assert not (tmp_path / "b" / "2_Dense" / "model.safetensors").exists()

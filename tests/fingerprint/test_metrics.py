@@ -148,3 +148,12 @@ def test_dimension_change_keeps_rank_metrics():
 def test_row_count_mismatch_is_an_error():
     with pytest.raises(ValueError, match="row counts differ: 3 vs 4"):
         compare_matrices(np.ones((3, 2)), np.ones((4, 2)))
+
+
+def test_identical_zero_rows_agree_and_a_zero_row_against_a_vector_does_not():
+    # An empty text through StaticEmbedding embeds as the zero vector: against itself it is identical.
+    x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    m = compare_matrices(x, x.copy())
+    assert m.row_cosines == (1.0, 1.0) and m.min_cosine == 1.0 and m.max_abs_diff == 0.0
+    moved = np.array([[0.0, 1.0], [1.0, 0.0]])
+    assert compare_matrices(x, moved).row_cosines == (0.0, 1.0)

@@ -149,3 +149,15 @@ def test_float16_storage_verifies_as_identical(tmp_path):
     assert fp.storage == "float16" and 0 < fp.storage_max_abs_error < 1e-3
     assert (tmp_path / "a.fp").stat().st_size < 20_000
     assert verify(model, tmp_path / "a.fp").verdict == "identical"
+
+
+def test_static_embedding_fingerprints_and_verifies_identical(tmp_path):
+    # StaticEmbedding has no sequence limit (max_seq_length is inf, which JSON cannot hold) and embeds an
+    # empty text as the zero vector: neither may break the file or the verdict.
+    from conftest import fixture_path
+    from stcompat.fingerprint import fingerprint, verify
+
+    model = fixture_path("6.2.0", "static")
+    fp = fingerprint(model, tmp_path / "s.fp", progress=False)
+    assert fp.pipeline.get("max_seq_length") is None
+    assert verify(model, tmp_path / "s.fp", progress=False).verdict == "identical"

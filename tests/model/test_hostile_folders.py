@@ -39,25 +39,28 @@ _RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
-    """The corpus, built once for this module: (its root, every case, skipped ones included)."""
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any], bool]:
+    """The corpus, built once for this module: (its root, every case, whether this process reads
+    chmod-000 files anyway, as root does)."""
     root = tmp_path_factory.mktemp("hostile") / "corpus"
     cases = hostile.build_corpus(root)
-    yield root, cases
+    yield root, cases, hostile.reads_unreadable(root)
     hostile.restore_permissions(root)  # chmod-000 entries must not stop pytest's cleanup
 
 
-def built(corpus: tuple[Path, list[Any]]) -> list[Any]:
-    return [case for case in corpus[1] if not case.skip]
+def built(corpus: tuple[Path, list[Any], bool]) -> list[Any]:
+    """The cases whose expectations hold for this process (as root, the chmod-000 ones run apart)."""
+    _, cases, reads_anyway = corpus
+    return [case for case in cases if not case.skip and not (case.unprivileged and reads_anyway)]
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path, preexec_fn: Any = None) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess (bytes in, bytes out: the output's encoding is under test too)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("STCOMPAT_DEBUG", None)
     env.pop("COLUMNS", None)
     return subprocess.run([sys.executable, "-m", "stcompat.cli", *args], capture_output=True, cwd=cwd, env=env,
-                          timeout=300)
+                          timeout=300, preexec_fn=preexec_fn)
 
 
 def strict_json(raw: bytes) -> Any:
@@ -105,16 +108,31 @@ def test_corpus_covers_every_class(corpus):
             assert case.check_verdict in ("fails", "unknown"), case.name
 
 
-def test_unreadable_cases_run_or_are_skipped_explicitly(corpus):
-    skipped = [case for case in corpus[1] if case.skip]
-    if os.geteuid() != 0:
-        assert not [c for c in skipped if c.klass == "permissions"]
-    if skipped:
-        pytest.skip("; ".join(f"{c.name}: {c.skip}" for c in skipped))
+def test_unreadable_files_are_reported(corpus):
+    """chmod 000 files and folders: STC005, check fails. Root reads them anyway, so as root the CLI runs
+    with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped; where that is refused, the test says so."""
+    root, cases, reads_anyway = corpus
+    cases = [case for case in cases if case.unprivileged and not case.skip]
+    assert len(cases) == 5
+    preexec = hostile.drop_read_override if reads_anyway else None
+    try:
+        inspected = run_cli("inspect", *[c.name for c in cases], "--format", "json", cwd=root, preexec_fn=preexec)
+    except subprocess.SubprocessError as exc:  # preexec_fn failed: no CAP_SETPCAP here
+        pytest.skip(f"this process reads chmod-000 files and cannot drop that capability ({exc})")
+    assert_clean_run(inspected, (2,))
+    models = {Path(m["path"]).name: m for m in strict_json(inspected.stdout)["models"]}
+    checked = run_cli("check", *[c.name for c in cases], "--target", hostile.TARGET, "--no-resolve", "--format",
+                      "json", cwd=root, preexec_fn=preexec)
+    assert_clean_run(checked, (1,))
+    results = {Path(r["model"]).name: r for r in strict_json(checked.stdout)["results"]}
+    for case in cases:
+        assert {p["code"] for p in models[case.name]["problems"]} == case.inspect_codes, models[case.name]
+        assert results[case.name]["verdict"] == case.check_verdict
+        assert {f["code"] for f in results[case.name]["findings"]} == case.check_codes
 
 
 def test_inspect_json_reports_exactly_the_expected_codes(corpus):
-    root, _ = corpus
+    root = corpus[0]
     for status, cases in by_exit(built(corpus), lambda c: c.inspect_exit).items():
         result = run_cli("inspect", *[c.name for c in cases], "--format", "json", cwd=root)
         assert_clean_run(result, (status,))
@@ -127,7 +145,7 @@ def test_inspect_json_reports_exactly_the_expected_codes(corpus):
 
 
 def test_check_json_gives_the_expected_verdicts_and_codes(corpus):
-    root, _ = corpus
+    root = corpus[0]
     cases = built(corpus)
     for status, group in by_exit(cases, lambda c: 0 if c.check_verdict == "ok" else 1).items():
         result = run_cli("check", *[c.name for c in group], "--target", hostile.TARGET, "--no-resolve",
@@ -142,7 +160,7 @@ def test_check_json_gives_the_expected_verdicts_and_codes(corpus):
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "sarif"])
 def test_check_human_and_sarif_outputs_are_safe(corpus, fmt):
-    root, _ = corpus
+    root = corpus[0]
     cases = built(corpus)
     # Run from the corpus root: SARIF then writes locations relative to it (the CI-checkout branch).
     result = run_cli("check", *[c.name for c in cases], "--target", hostile.TARGET, "--no-resolve",
@@ -155,14 +173,16 @@ def test_check_human_and_sarif_outputs_are_safe(corpus, fmt):
         assert {r["ruleId"] for r in log["runs"][0]["results"]} >= set().union(*(c.check_codes for c in cases))
         assert any("\x1b]0;pwned\x07" in r["message"]["text"] for r in log["runs"][0]["results"])
         return
-    if fmt == "markdown":
+    if fmt == "markdown":  # shown escaped, markdown's own characters backslash-escaped too
         for case in cases:
             assert f"/{case.name}`" in text, case.name
+        assert "\\\\x1b\\]0;pwned\\\\x07" in text and "\\[bold red\\]boom" in text
+        return
     assert "\\x1b]0;pwned\\x07" in _unwrapped(text)  # shown escaped (the STC115 message carries a version)
 
 
 def test_inspect_table_is_safe(corpus):
-    root, _ = corpus
+    root = corpus[0]
     cases = built(corpus)
     result = run_cli("inspect", *[c.name for c in cases], cwd=root)
     assert_clean_run(result, (2,))
@@ -220,7 +240,7 @@ def _inside(path: str, roots: list[str]) -> bool:
 
 def test_nothing_outside_is_read_nothing_imported_unpickled_or_written(corpus):
     """inspect + check (json, table, sarif) on the whole corpus under an audit hook (PEP 578)."""
-    root, _ = corpus
+    root = corpus[0]
     cases = built(corpus)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run([sys.executable, "-c", _AUDIT, str(root), json.dumps([c.name for c in cases]),

@@ -36,9 +36,9 @@ class BackportResult:
     """What convert did."""
 
     source: str
-    """The model folder converted (unchanged)."""
+    """The model folder converted (unchanged), as given."""
     output: str
-    """The folder written."""
+    """The folder written, as given."""
     plan: Plan
     """The edits and losses."""
     check: CheckProof
@@ -181,6 +181,7 @@ def backport(model: str | Path, output: str | Path, target: str | Stack, *, allo
     Raises ConvertError (STC75x) without leaving ``output`` behind.
     """
     say = log or (lambda _: None)
+    asked = str(output)
     output = Path(os.path.abspath(output))
     folder, manifest = _one_model(model)
     source = Path(manifest.path)
@@ -233,7 +234,7 @@ def backport(model: str | Path, output: str | Path, target: str | Stack, *, allo
         _put_in_place(built, output)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return BackportResult(str(source), str(output), plan, checked, proof, skipped, cost)
+    return BackportResult(str(model), asked, plan, checked, proof, skipped, cost)
 
 
 def _verify(source: Path, built: Path, stack: Stack, plan: Plan, say: Log,

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from packaging.version import Version
 
 from ..env.stack import Stack
-from ..kb.query import Knowledge, Loader, StRelease, knowledge
+from ..kb.query import Knowledge, Loader, StRelease, knowledge, parse_version
 from ..model.manifest import ModelManifest, ModuleEntry
 from ..model.st_config import LEGACY_POOLING_FLAGS, TRANSFORMER_KINDS
 from ..rules.engine import equivalent_type
@@ -264,6 +264,14 @@ class _Planner:
                     self.block("STC752", f"{where} pooling_mode {mode!r} does not exist in Pooling of "
                                          f"sentence-transformers {self.st.version}")
             config = {**config, **{flag: LEGACY_POOLING_FLAGS[flag] in modes for flag in flags}}
+        # Legacy booleans the target's Pooling lacks (weightedmean and lasttoken before 2.3): an unset
+        # mode is what that Pooling does anyway; a set one is a mode it does not have.
+        for flag in [k for k in config if k in LEGACY_POOLING_FLAGS and not loader.accepts(k)]:
+            if config.pop(flag):
+                self.block("STC752", f"{where} pooling mode {LEGACY_POOLING_FLAGS[flag]!r} does not exist in "
+                                     f"Pooling of sentence-transformers {self.st.version}")
+            else:
+                self.dropped.append(f"{where} {flag}")
         include = config.get("include_prompt")
         if include is False and not loader.accepts("include_prompt"):
             # Only prompts make it matter, and a release without include_prompt has no prompts either.
@@ -369,7 +377,8 @@ class _Planner:
             self.losses.append(Loss(key, value, f"sentence-transformers {self.st.version} does not read {key}",
                                     _by_hand(key, value, config.raw)))
         version = raw.get("__version__")
-        if isinstance(version, dict):
+        saved = parse_version(version.get("sentence_transformers")) if isinstance(version, dict) else None
+        if isinstance(version, dict) and saved is not None and saved > self.st.version:
             # The folder is now in the target's format: the newer-save warning would only mislead.
             raw["__version__"] = {**version, "sentence_transformers": str(self.st.version)}
         if raw != dict(config.raw):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,13 @@ def st_version() -> tuple[int, ...]:
     return tuple(parts)
 
 
+def _finite_length(value: Any) -> int | None:
+    """A sequence limit as an int, or None when there is none (absent, infinite, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if math.isfinite(value) else None
+
+
 def pipeline_summary(st: Any) -> dict[str, Any]:
     """What the loader built, read from the live objects (works on 2.x to 6.x)."""
     modules = [type(m).__name__ for m in st]
@@ -141,7 +149,8 @@ def pipeline_summary(st: Any) -> dict[str, Any]:
         "truncate_dim": getattr(st, "truncate_dim", None),
         "prompts": prompts,
         "default_prompt_name": getattr(st, "default_prompt_name", None),
-        "max_seq_length": getattr(st, "max_seq_length", None),
+        # StaticEmbedding reports an unbounded length as float("inf"): no limit, which JSON cannot hold.
+        "max_seq_length": _finite_length(getattr(st, "max_seq_length", None)),
         "similarity_fn_name": getattr(st, "_similarity_fn_name", None) or getattr(st, "similarity_fn_name", None),
     }
 

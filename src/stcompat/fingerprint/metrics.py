@@ -67,7 +67,11 @@ def row_cosines(a: "np.ndarray", b: "np.ndarray") -> "np.ndarray":
     import numpy as np
 
     a64, b64 = unit_rows(a.astype(np.float64)), unit_rows(b.astype(np.float64))
-    return np.sum(a64 * b64, axis=1)
+    cosines = np.sum(a64 * b64, axis=1)
+    # A zero vector has no direction: two identical zero rows (an empty text through StaticEmbedding)
+    # agree perfectly, a zero row against a non-zero one does not agree at all.
+    both_zero = ~a.any(axis=1) & ~b.any(axis=1)
+    return np.where(both_zero, 1.0, cosines)
 
 
 def rankdata(x: "np.ndarray") -> "np.ndarray":

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 from contextlib import contextmanager
+from functools import cached_property
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -47,15 +48,22 @@ MAX_FILES = 100_000
 
 
 def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``value`` nests deeper than ``limit`` (iterative: a hostile depth cannot recurse)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    """Whether ``value`` nests deeper than ``limit`` (iterative: a hostile depth cannot recurse).
+
+    Level by level, keeping only containers: a 100 MB vocabulary of scalars is scanned once, in C-speed
+    comprehensions, and never held twice.
+    """
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            below.extend([child for child in (item.values() if isinstance(item, dict) else item)
+                          if isinstance(child, (dict, list))])
+        level = below
     return False
 
 
@@ -160,7 +168,9 @@ class ModelFolder:
             real = Path(os.path.realpath(target))
         except (ValueError, OSError):  # NUL in a name, a symlink loop
             return False
-        if real == self.boundary or self.boundary in real.parents:
+        # String prefixes, not Path.parents: this runs for every link and every file read.
+        text, boundary = str(real), str(self.boundary)
+        if text == boundary or text.startswith(boundary.rstrip(os.sep) + os.sep):
             return True
         return self.blobs is not None and real.parent == self.blobs
 
@@ -278,58 +288,79 @@ class ModelFolder:
                                     "reads it and the loader goes on with it)", rel))
         return value
 
-    def _walk(self) -> Iterator[tuple[Path, os.stat_result | None]]:
-        """Every entry under the root (no symlinked folder followed), with its stat through links;
-        None for a broken link or an unreadable entry. Stops after MAX_FILES entries."""
-        seen = 0
+    @cached_property
+    def _survey(self) -> tuple[tuple["Entry", ...], bool]:
+        """Every entry under the root, walked once (no symlinked folder followed), and whether the walk
+        stopped at MAX_FILES. Only links need their real path checked: anything else os.walk reaches
+        without following a link lies inside the root."""
+        entries: list[Entry] = []
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             # Linked folders are entries to judge (they may escape); so are folders named like weights,
             # which stand where a loader expects a file.
             odd_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d)) or d.endswith(WEIGHT_SUFFIXES)]
             for name in sorted(filenames) + odd_dirs:
-                seen += 1
-                if seen > MAX_FILES:
-                    return
-                full = Path(dirpath) / name
-                try:
-                    yield full, os.stat(full)
-                except (OSError, ValueError):
-                    yield full, None
+                if len(entries) >= MAX_FILES:
+                    return tuple(entries), True
+                full = os.path.join(dirpath, name)
+                entries.append(_entry(full, os.path.relpath(full, self.root).replace(os.sep, "/")))
+        return tuple(entries), False
 
     def walk_files(self) -> Iterator[str]:
         """Relative paths of every regular file under the root, without following any symlinked
         folder; files that are symlinks escaping the boundary are skipped (see escaping_links)."""
-        for full, found in self._walk():
-            if found is not None and stat.S_ISREG(found.st_mode) and self._inside(full):
-                yield full.relative_to(self.root).as_posix()
+        for entry in self._survey[0]:
+            if entry.mode is not None and stat.S_ISREG(entry.mode) and (
+                    not entry.link or self._inside(self.root / entry.rel)):
+                yield entry.rel
 
     def odd_entries(self) -> tuple[tuple[str, str], ...]:
         """(relative path, what it is) for entries that are neither regular files nor folders (FIFOs,
-        sockets, devices, broken links), and a note when the tree holds more than MAX_FILES entries."""
+        sockets, devices, broken links), folders named like weights files, and a note when the tree
+        holds more than MAX_FILES entries."""
+        entries, truncated = self._survey
         found = []
-        count = 0
-        for full, info in self._walk():
-            count += 1
-            rel = full.relative_to(self.root).as_posix()
-            if info is None:
-                found.append((rel, "a broken link" if full.is_symlink() else "unreadable"))
-            elif stat.S_ISDIR(info.st_mode):
-                if full.name.endswith(WEIGHT_SUFFIXES) and not full.is_symlink():
-                    found.append((rel, "a folder where a weights file is expected"))
-            elif _kind_of(info.st_mode) is not None and self._inside(full):
-                found.append((rel, _kind_of(info.st_mode) or "not a regular file"))
-        if count >= MAX_FILES:
+        for entry in entries:
+            if entry.mode is None:
+                found.append((entry.rel, "a broken link" if entry.link else "unreadable"))
+            elif stat.S_ISDIR(entry.mode):
+                if entry.rel.endswith(WEIGHT_SUFFIXES) and not entry.link:
+                    found.append((entry.rel, "a folder where a weights file is expected"))
+            elif _kind_of(entry.mode) is not None and (not entry.link or self._inside(self.root / entry.rel)):
+                found.append((entry.rel, _kind_of(entry.mode) or "not a regular file"))
+        if truncated:
             found.append((".", f"over {MAX_FILES} entries; the rest were not read"))
         return tuple(found)
 
     def escaping_links(self) -> tuple[str, ...]:
         """Symlinks under the root (files or folders) that resolve outside the boundary."""
-        found = []
-        for full, _ in self._walk():
-            if full.is_symlink() and not self._inside(full):
-                found.append(full.relative_to(self.root).as_posix())
-        return tuple(sorted(found))
+        return tuple(sorted(e.rel for e in self._survey[0] if e.link and not self._inside(self.root / e.rel)))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a model folder's tree, as the walk found it."""
+
+    rel: str
+    """Relative to the model folder, POSIX separators."""
+    mode: int | None
+    """st_mode through a link; None for a broken link, a loop or an unreadable entry (only the mode is
+    kept: a tree of 100,000 entries must stay small)."""
+    link: bool
+    """Whether the entry itself is a symlink."""
+
+
+def _entry(full: str, rel: str) -> Entry:
+    try:
+        own = os.lstat(full)
+    except (OSError, ValueError):
+        return Entry(rel, None, False)
+    if not stat.S_ISLNK(own.st_mode):
+        return Entry(rel, own.st_mode, False)
+    try:
+        return Entry(rel, os.stat(full).st_mode, True)
+    except (OSError, ValueError):
+        return Entry(rel, None, True)
 
 
 def is_model_dir(path: Path) -> bool:

@@ -87,7 +87,8 @@ def _model_section_types(model: dict[str, Any]) -> str | None:
     checks = (("type", (str,)), ("vocab", (dict, list)), ("merges", (list,)))
     for key, types in checks:
         if key in model and not isinstance(model[key], types):
-            return f"{key} is a {json_type(model[key])}"
+            found = json_type(model[key])
+            return f"{key} is {'an' if found[:1] in 'aeiou' else 'a'} {found}"
     return None
 
 

@@ -82,12 +82,16 @@ def wrong_types(data: Mapping[str, Any], schema: Mapping[str, tuple[str, ...]]) 
         if isinstance(value, float) and not math.isfinite(value):
             continue
         if not _fits(value, expected):
-            yield key, json_type(value), " or ".join(expected)
+            yield key, json_type(value), ", ".join(expected[:-1]) + (" or " if len(expected) > 1 else "") + expected[-1]
 
 
 def type_findings(data: Mapping[str, Any], schema: Mapping[str, tuple[str, ...]], rel: str,
                   prefix: str = "") -> list[Finding]:
     """One STC020 per key of ``schema`` that ``data`` (read from ``rel``) holds with a wrong type."""
-    return [Finding("STC020", f"{rel} {prefix}{key} is a {found}, where the loader expects a {expected}",
+    return [Finding("STC020", f"{rel} {prefix}{key} is {_a(found)}, where the loader expects {_a(expected)}",
                     rel, f"{prefix}{key}")
             for key, found, expected in wrong_types(data, schema)]
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"

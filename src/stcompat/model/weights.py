@@ -173,6 +173,8 @@ def read_weights(folder: ModelFolder, files: list[str], problems: list[Finding])
     """Every weights file among ``files`` (relative paths)."""
     found = []
     for rel in files:
+        if not rel.endswith((".safetensors", ".onnx", *PICKLE_SUFFIXES)):
+            continue  # nothing else is weights: no stat, no read (a tree of 100,000 files stays cheap)
         try:
             if rel.endswith(".safetensors"):
                 found.append(describe_safetensors(folder, rel, problems))
