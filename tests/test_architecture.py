@@ -60,7 +60,7 @@ def _stage(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "package"
-    return {"cli": "cli", "check": "check"}.get(parts[1], parts[1])
+    return {"cli": "cli", "checker": "check"}.get(parts[1], parts[1])
 
 
 def _imports(module: str, path: Path) -> list[tuple[str, int]]:
@@ -153,8 +153,25 @@ def test_rules_do_no_file_io(module, path):
 
 def test_the_walk_sees_real_imports():
     # The checks above must be able to fail: the walk finds a known downward import and a lazy one.
-    check_module = dict(MODULES)["stcompat.check"]
-    assert "stcompat.rules.engine" in {n for n, _ in _imports("stcompat.check", check_module)}
+    check_module = dict(MODULES)["stcompat.checker"]
+    assert "stcompat.rules.engine" in {n for n, _ in _imports("stcompat.checker", check_module)}
     cli = dict(MODULES)["stcompat.cli"]
-    assert "stcompat.check" in {n for n, _ in _imports("stcompat.cli", cli)}  # imported inside a function
+    assert "stcompat.checker" in {n for n, _ in _imports("stcompat.cli", cli)}  # imported inside a function
     assert _stage("stcompat.model.folder") == "model" and _stage("stcompat") == "package"
+
+
+def test_public_names_stay_what_they_are_after_any_import():
+    # A submodule named like a public function replaces it on import (0.1's `stcompat.check` did).
+    import importlib
+    import subprocess
+    import sys
+
+    code = ("import stcompat, stcompat.checker, stcompat.fingerprint, stcompat.matrix.runner\n"
+            "from stcompat import check, verify, compare, run_matrix, load_fingerprint, CheckResult\n"
+            "import types\n"
+            "assert all(callable(f) and not isinstance(f, types.ModuleType) for f in "
+            "(check, verify, compare, run_matrix, load_fingerprint)), 'a public name is a module'\n"
+            "assert stcompat.check is check\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert importlib.import_module("stcompat").__all__

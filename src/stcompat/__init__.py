@@ -13,11 +13,13 @@ from .model.manifest import ModelManifest
 
 __version__ = "0.1.0"
 
+# Each name lives in a module that does not share it: ``stcompat.check`` must stay the function, and a
+# submodule of the same name would replace it on import. (The ``fingerprint`` function is therefore
+# imported from its package: ``from stcompat.fingerprint import fingerprint``.)
 _LAZY = {
-    "check": "stcompat.check",
+    "check": "stcompat.checker",
     "CheckResult": "stcompat.rules.engine",
     "run_matrix": "stcompat.matrix.runner",
-    "fingerprint": "stcompat.fingerprint",
     "verify": "stcompat.fingerprint",
     "compare": "stcompat.fingerprint",
     "load_fingerprint": "stcompat.fingerprint",
@@ -25,11 +27,13 @@ _LAZY = {
 
 __all__ = [
     "CheckResult", "InputError", "ModelManifest", "StcompatError", "__version__", "check",
-    "compare", "fingerprint", "inspect_model", "inspect_models", "load_fingerprint", "run_matrix", "verify",
+    "compare", "inspect_model", "inspect_models", "load_fingerprint", "run_matrix", "verify",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'stcompat' has no attribute {name!r}")

@@ -153,7 +153,7 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
     Exit status: 0 when every verdict is ok, 1 when any is degraded/unknown or fails
     (--fail-on fails: only fails), 2 for unusable input.
     """
-    from .check import check
+    from .checker import check
     from .vocab import Verdict
 
     results = check(*paths, targets=targets, requirements=requirements, pythons=pythons,

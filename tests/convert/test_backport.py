@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fixture_entries, fixture_path, truth_stacks
-from stcompat.check import check
+from stcompat.checker import check
 from stcompat.convert import backport
 
 # The module (the package re-exports the function under the same name).

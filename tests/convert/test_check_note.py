@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import fixture_path, truth_stacks
-from stcompat.check import check
+from stcompat.checker import check
 
 STACKS = truth_stacks()
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import fixture_path
-from stcompat.check import check
+from stcompat.checker import check
 from stcompat.convert.lock import lock
 from stcompat.convert.stamp import stamp, write_stamp
 from stcompat.errors import ConvertError

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from integration_support import BAD_MODEL, GOOD_MODEL, ROOT, TARGET, copy_model
-from stcompat.check import check
+from stcompat.checker import check
 from stcompat.report.formats import render
 from test_action import SCHEMA, validate_sarif
 

@@ -73,7 +73,7 @@ def test_real_matrix_current_and_an_older_release(tmp_path, minilm):
     page = (tmp_path / "m.html").read_text()
     assert "No module named &#x27;sentence_transformers.base&#x27;" in page and "data:image/png;base64," in page
 
-    from stcompat.check import check
+    from stcompat.checker import check
 
     for cell in document["cells"]:
         target = " ".join(f"{k}=={cell['versions'][k].split('+')[0]}" for k in

@@ -87,7 +87,7 @@ def test_matrix_on_a_cached_repo_keeps_the_saved_settings(tmp_path):
     assert cell.outcome == "degraded", cell.reasons
     assert "similarity_fn_name 'dot' ignored" in cell.reasons
     # The judge agrees, from the same cached folder.
-    from stcompat.check import check
+    from stcompat.checker import check
 
     (predicted,) = check("acme/mini", cache_dir=str(tmp_path / "hub"))
     assert predicted.verdict == "degraded" and "STC111" in [f.code for f in predicted.findings]

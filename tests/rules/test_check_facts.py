@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import fixture_entries, fixture_path, truth_stacks
-from stcompat.check import check
+from stcompat.checker import check
 
 # The stacks each release really ran in (truth.json, written by real loads): nothing typed here.
 STACKS = truth_stacks()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from stcompat.check import check
+from stcompat.checker import check
 
 TRUTH = json.loads((FIXTURES / "truth.json").read_text())
 LAYERS = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub", "python")

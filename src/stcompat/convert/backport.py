@@ -54,7 +54,7 @@ class BackportResult:
 def _build_target(target: str | Stack) -> Stack:
     if isinstance(target, Stack):
         return target
-    from ..check import build_targets
+    from ..checker import build_targets
 
     return build_targets([target])[0]
 

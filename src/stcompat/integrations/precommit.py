@@ -56,7 +56,7 @@ def stamp_support(cli: Sequence[str] = DEFAULT_CLI) -> StampSupport:
 def run_check(files: Sequence[str], targets: Sequence[str], requirements: Sequence[str], fail_on: str,
               resolve: bool, fmt: str) -> int:
     """Check every touched model folder against the targets; 1 when a verdict is ``fail_on`` or worse."""
-    from ..check import check
+    from ..checker import check
     from ..report.formats import render
     from ..vocab import Verdict
 

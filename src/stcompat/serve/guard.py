@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from ..check import check
+from ..checker import check
 from ..errors import InputError, ModelLoadError, ServeRefused
 from ..model.folder import targets_for
 from ..vocab import Verdict
