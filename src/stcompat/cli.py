@@ -485,5 +485,55 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
         sys.exit(1)
 
 
+# --- serve (stcompat.serve) ----------------------------------------------------------------------
+
+@main.command("serve")
+@click.argument("models", nargs=-1, metavar="[MODEL | NAME=MODEL]...")
+@click.option("--model", "named", multiple=True, metavar="NAME=PATH", help="Another model to serve. Repeatable.")
+@click.option("--fingerprint", "fingerprints", multiple=True, metavar="[NAME=]FILE",
+              help="Verify the model against this fingerprint before serving. Repeatable (NAME= with several).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int, help="0: any free port.")
+@click.option("--api-key", envvar="STCOMPAT_API_KEY", metavar="KEY",
+              help="Require 'Authorization: Bearer KEY' (default: $STCOMPAT_API_KEY; none: no key).")
+@click.option("--allow-unsafe", is_flag=True,
+              help="Serve even when check fails/degrades or verify drifts/breaks (reported in /info and headers).")
+@click.option("--matryoshka", multiple=True, metavar="NAME", help="Honour 'dimensions' for this model. Repeatable.")
+@click.option("--backend", default="torch", show_default=True, help="Inference backend.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, help="torch threads (default: torch's own).")
+@click.option("--instances", default=1, show_default=True, help="Model instances (worker threads) per model.")
+@click.option("--max-batch", default=64, show_default=True, help="Texts gathered into one micro-batch.")
+@click.option("--batch-size", default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--max-wait-ms", default=2.0, show_default=True, help="How long an idle worker waits for more.")
+@click.option("--max-inputs", default=2048, show_default=True, help="Texts per request.")
+@click.option("--max-chars", default=32768, show_default=True, help="Characters per text.")
+@click.option("--max-body-bytes", default=8 * 1024 * 1024, show_default=True, help="Request body size.")
+@click.option("--max-queue", default=16384, show_default=True, help="Texts waiting per model before 503.")
+@click.option("--graceful-timeout", default=30.0, show_default=True, help="Seconds in-flight requests get at shutdown.")
+@click.option("--access-log", is_flag=True, help="Log every request (uvicorn's access log).")
+@_guard
+def serve_cmd(models: tuple[str, ...], named: tuple[str, ...], fingerprints: tuple[str, ...], host: str, port: int,
+              api_key: str | None, allow_unsafe: bool, matryoshka: tuple[str, ...], backend: str, device: str,
+              threads: int | None, instances: int, max_batch: int, batch_size: int, max_wait_ms: float,
+              max_inputs: int, max_chars: int, max_body_bytes: int, max_queue: int, graceful_timeout: float,
+              access_log: bool) -> None:
+    """Serve models over HTTP (OpenAI /v1/embeddings, /v1/rerank, /health, /info, /metrics), after check
+    (and verify, with --fingerprint) pass in this environment.
+
+    Exit status: 0 after a clean shutdown, 2 when a model is refused (error[STC85x]) or an option is unusable.
+    """
+    from .serve import Batching, Limits, ServeConfig, serve
+    from .serve.config import model_specs
+
+    config = ServeConfig(
+        models=model_specs(models + named, fingerprints, matryoshka), host=host, port=port, api_key=api_key or None,
+        allow_unsafe=allow_unsafe, backend=backend, device=device,
+        limits=Limits(max_inputs, max_chars, max_body_bytes, max_queue),
+        batching=Batching(max_batch, batch_size, max_wait_ms, instances, threads), graceful_timeout_s=graceful_timeout)
+    serve(config, log=lambda line: click.echo(line, err=True), log_level="info" if access_log else "warning",
+          access_log=access_log)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -218,8 +218,10 @@ def hook(event, args):
 sys.addaudithook(hook)
 from stcompat.cli import main
 statuses = []
+# Renderers read nothing but the result, except SARIF (it resolves paths): one human and one JSON format
+# of each command, and SARIF.
 commands = [["inspect", *cases, "--format", "json"], ["inspect", *cases]]
-commands += [["check", *cases, "--target", target, "--no-resolve", "--format", f] for f in ("json", "table", "sarif")]
+commands += [["check", *cases, "--target", target, "--no-resolve", "--format", f] for f in ("table", "sarif")]
 for argv in commands:
     sys.stdout = io.StringIO()
     try:
@@ -239,7 +241,7 @@ def _inside(path: str, roots: list[str]) -> bool:
 
 
 def test_nothing_outside_is_read_nothing_imported_unpickled_or_written(corpus):
-    """inspect + check (json, table, sarif) on the whole corpus under an audit hook (PEP 578)."""
+    """inspect (json, table) + check (table, sarif) on the whole corpus under an audit hook (PEP 578)."""
     root = corpus[0]
     cases = built(corpus)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -247,7 +249,7 @@ def test_nothing_outside_is_read_nothing_imported_unpickled_or_written(corpus):
                              hostile.TARGET], capture_output=True, cwd=root, env=env, timeout=300)
     assert result.returncode == 0, result.stderr.decode("utf-8", "replace")[-3000:]
     audit = json.loads(result.stdout)
-    assert audit["statuses"] == [2, 2, 1, 1, 1]
+    assert audit["statuses"] == [2, 2, 1, 1]
 
     import stcompat
 

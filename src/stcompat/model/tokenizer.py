@@ -81,6 +81,16 @@ def _merges_error_position(folder: ModelFolder, rel: str) -> tuple[int, int] | N
         return None
 
 
+def _length(value: Any) -> int | None:
+    """tokenizer_config ``model_max_length`` as a length; None for what names none: NaN, +-Infinity,
+    absurd sentinels (1e30, or a 4000-digit integer, compared as an int: a float of it would overflow)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value) if -2**63 < value < 2**63 else None
+
+
 def _model_section_types(model: dict[str, Any]) -> str | None:
     """Why tokenizers cannot deserialise this ``model`` section (a field of the wrong JSON type); None
     when its fields have types some model variant accepts."""
@@ -136,10 +146,7 @@ def read_tokenizer(folder: ModelFolder, path: str, problems: list[Finding]) -> T
             problems.extend(type_findings(config, TOKENIZER_CONFIG, prefix + "tokenizer_config.json"))
             if isinstance(config.get("tokenizer_class"), str):
                 tokenizer_class = config["tokenizer_class"]
-            value = config.get("model_max_length")
-            # NaN, +-Infinity and absurd sentinels (1e30) are kept out: they name no length.
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                model_max_length = int(value) if -2**63 < value < 2**63 else None
+            model_max_length = _length(config.get("model_max_length"))
     position = _merges_error_position(folder, prefix + "tokenizer.json") if fmt is MergesFormat.PAIRS else None
     return TokenizerInfo(
         folder=path,

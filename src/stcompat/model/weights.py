@@ -38,9 +38,26 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _MAX_HEADER = 100 * 1024 * 1024  # the spec's own limit
 
 
+_USIZE = 2**64
+"""safetensors reads shapes and offsets as 64-bit unsigned integers, and sizes them with checked
+arithmetic: a value, or an intermediate product, at or past this is an error there."""
+
+
 def _count(value: Any) -> bool:
-    """A JSON integer >= 0 (not a bool, which Python counts as an int)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A JSON integer that fits a 64-bit unsigned integer (not a bool, which Python counts as an int)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _USIZE
+
+
+def _buffer_bits(shape: list[int], bits: int) -> int | None:
+    """Bits a tensor's data takes, multiplied in the order safetensors does and stopped at the first
+    overflow (None): a header of 10,000 huge dimensions costs no big-number arithmetic."""
+    total = 1
+    for dimension in shape:
+        total *= dimension
+        if total >= _USIZE:
+            return None
+    total *= bits
+    return total if total < _USIZE else None
 
 
 def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) -> dict[str, Any]:
@@ -76,9 +93,11 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
         if bits is None:
             raise ValueError(f"tensor {name!r} has dtype {dtype[:40]!r}, which no safetensors release knows")
         begin, end = offsets
-        needed = math.prod(shape) * bits
+        needed = _buffer_bits(shape, bits)
+        if needed is None:
+            raise ValueError(f"tensor {name!r} has a shape whose size overflows 64 bits")
         if needed % 8 or end - begin != needed // 8:
-            raise ValueError(f"tensor {name!r} spans {end - begin} bytes, its shape needs {needed / 8:g}")
+            raise ValueError(f"tensor {name!r} spans {end - begin} bytes, its shape and dtype need {needed} bits")
         spans.append((begin, end))
     spans.sort()
     cursor = 0
