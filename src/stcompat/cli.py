@@ -503,7 +503,7 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--threads", type=int, help="torch threads (default: torch's own).")
 @click.option("--instances", default=1, show_default=True, help="Model instances (worker threads) per model.")
-@click.option("--max-batch", default=64, show_default=True, help="Texts gathered into one micro-batch.")
+@click.option("--max-batch", default=128, show_default=True, help="Texts gathered into one micro-batch.")
 @click.option("--batch-size", default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--max-wait-ms", default=2.0, show_default=True, help="How long an idle worker waits for more.")
 @click.option("--max-inputs", default=2048, show_default=True, help="Texts per request.")

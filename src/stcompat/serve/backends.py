@@ -153,15 +153,22 @@ class TorchEmbedder(Backend):
         return None
 
     def embed(self, texts: Sequence[str], prompt_name: str | None, batch_size: int) -> Encoded:
+        import numpy as np
         import torch
 
         kwargs: dict[str, Any] = {"batch_size": batch_size, "show_progress_bar": False, "convert_to_numpy": True}
         if prompt_name is not None:
             kwargs["prompt_name"] = prompt_name
         with torch.inference_mode():
-            values = self._st.encode(list(texts), **kwargs)
             tokens = _token_counts(self._st, texts, self._prompt(prompt_name))
-        return Encoded(values.astype("float32", copy=False), tokens)
+            # Forward batches of texts with similar token counts pad least (encode itself sorts by characters,
+            # which is close but not the same); the tokenizer already ran for usage, so this order is free.
+            order = sorted(range(len(texts)), key=lambda i: -tokens[i])
+            chunks = [self._st.encode([texts[i] for i in order[k:k + batch_size]], **kwargs)
+                      for k in range(0, len(order), batch_size)]
+        values = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
+        values[order] = np.concatenate(chunks)
+        return Encoded(values, tokens)
 
     def describe(self) -> dict[str, Any]:
         return _torch_info(self._st, self._loaded.device)

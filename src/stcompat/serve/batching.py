@@ -49,6 +49,8 @@ class BatchHooks:
     """Called with the texts waiting in the queue whenever that changes."""
     cancelled: Callable[[int], None] = lambda n: None
     """Called with the texts of a job cancelled before it ran."""
+    busy: Callable[[float], None] = lambda s: None
+    """Called with the seconds each backend call took (worker utilisation = their sum / wall time)."""
 
 
 def _length(item: Any) -> int:
@@ -180,6 +182,7 @@ class MicroBatcher:
         flat = [(j, i) for j, job in enumerate(jobs) for i in range(len(job.inputs))]
         order = sorted(range(len(flat)), key=lambda n: -_length(jobs[flat[n][0]].inputs[flat[n][1]]))
         items = [jobs[flat[n][0]].inputs[flat[n][1]] for n in order]
+        started = time.perf_counter()
         try:
             self._hooks.batch(len(items))
             if key[0] == "rerank":
@@ -190,6 +193,8 @@ class MicroBatcher:
             for job in jobs:
                 job.future.set_exception(exc)
             return
+        finally:
+            self._hooks.busy(time.perf_counter() - started)
         # Back to request order: position n of the sorted list holds flat[order[n]].
         rows: list[Any] = [None] * len(flat)
         tokens: list[int] = [0] * len(flat)

@@ -54,8 +54,9 @@ class Limits:
 class Batching:
     """Dynamic micro-batching: requests queued together are encoded together."""
 
-    max_batch: int = 64
-    """Texts gathered into one worker cycle (sorted by length, then encoded in forward batches)."""
+    max_batch: int = 128
+    """Texts gathered into one worker cycle (sorted by length, then encoded in forward batches). The more
+    texts a cycle sorts, the less each forward batch pads: 64 cost ~15% against one global sort, 128 ~7%."""
     batch_size: int = 32
     """Texts per forward pass inside a cycle (``encode(batch_size=...)``)."""
     max_wait_ms: float = 2.0

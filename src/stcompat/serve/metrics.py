@@ -39,6 +39,8 @@ class ServeMetrics:
         self.in_flight = Gauge("stcompat_serve_requests_in_flight", "Requests being handled now.", registry=r)
         self.batch = Histogram("stcompat_serve_batch_size", "Inputs per backend call (one micro-batch cycle).",
                                ["model"], buckets=_BATCH_BUCKETS, registry=r)
+        self.busy = Counter("stcompat_serve_encode_seconds", "Seconds the workers spent in backend calls "
+                            "(divided by wall time and instances: how busy the model is).", ["model"], registry=r)
         self.queue = Gauge("stcompat_serve_queue_depth", "Inputs waiting for a worker.", ["model"], registry=r)
         self.inputs = Counter("stcompat_serve_inputs", "Inputs encoded (texts or rerank pairs).", ["model"],
                               registry=r)
@@ -53,12 +55,14 @@ class ServeMetrics:
             self.inputs.labels(name)
             self.tokens.labels(name)
             self.cancelled.labels(name)
+            self.busy.labels(name)
             self.unsafe.labels(name).set(0)
 
     def hooks(self, model: str) -> BatchHooks:
         """The batcher's callbacks for one model."""
         batch, queue, cancelled = self.batch.labels(model), self.queue.labels(model), self.cancelled.labels(model)
-        return BatchHooks(batch=batch.observe, depth=queue.set, cancelled=cancelled.inc)
+        return BatchHooks(batch=batch.observe, depth=queue.set, cancelled=cancelled.inc,
+                          busy=self.busy.labels(model).inc)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         """One answered request."""
