@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from .auth import OPEN_PATHS, key_matches, unauthorized
@@ -84,7 +85,11 @@ class ServeMiddleware:
 
 async def _body(request: Any, state: ServerState) -> Any:
     limit = state.config.limits.max_body_bytes
-    return parse_json(await read_body(request.stream(), request.headers.get("content-length"), limit))
+    try:
+        raw = await read_body(request.stream(), request.headers.get("content-length"), limit)
+    except ClientDisconnect:  # gone mid-upload: nothing was queued, nobody to answer
+        raise ApiError(CLIENT_GONE, "the client closed the connection", code="client_closed") from None
+    return parse_json(raw)
 
 
 def _model(state: ServerState, name: str | None, role: str) -> ServedModel:

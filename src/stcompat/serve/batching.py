@@ -4,7 +4,8 @@ Each model has one queue and one worker thread per loaded instance. A worker blo
 job, then gathers more until ``max_batch`` texts are in hand or ``max_wait_ms`` has passed since the
 first arrived (a busy server never waits: the queue is already full when it looks), groups the jobs
 that can share a forward call (same prompt), sorts their texts by length so each forward batch pads
-little, encodes, and hands every request its own rows.
+little (a backend may refine the order: the torch backend uses the token counts it computes for
+``usage``), encodes, and hands every request its own rows.
 
 Jobs are ``concurrent.futures.Future`` objects, the executor protocol: a request that goes away
 before a worker picks its job up cancels the future, which frees its place in the queue at once,

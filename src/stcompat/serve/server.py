@@ -84,9 +84,6 @@ def serve(config: ServeConfig, *, log: Log = lambda _: None, log_level: str = "w
           access_log: bool = False) -> None:
     """Guard, load, bind, serve until SIGINT/SIGTERM."""
     state = prepare(config, log)
-    import os, sys
-    if os.environ.get("XSWITCH"):
-        sys.setswitchinterval(float(os.environ["XSWITCH"]))
     server = make_server(state, log_level=log_level, access_log=access_log)
     sock = bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
