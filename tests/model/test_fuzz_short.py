@@ -37,5 +37,5 @@ def test_fuzz_target_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_fuzz_short_run(tmp_path):
-    """3,000 inputs (about 2-3 minutes on 2 cores): the CI version of the long run."""
+    """3,000 inputs (about a minute on 2 cores): the CI version of the long run."""
     _assert_clean(_fuzz(3000, tmp_path), 3000, tmp_path)

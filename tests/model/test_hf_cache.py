@@ -91,3 +91,29 @@ def test_matrix_on_a_cached_repo_keeps_the_saved_settings(tmp_path):
 
     (predicted,) = check("acme/mini", cache_dir=str(tmp_path / "hub"))
     assert predicted.verdict == "degraded" and "STC111" in [f.code for f in predicted.findings]
+
+
+def test_a_snapshot_reads_its_blobs_and_nothing_else_of_the_repo_folder(minilm, tmp_path):
+    # The boundary is the snapshot plus the blobs its links point to: not refs/, not another folder
+    # of models--X/ (0.1 allowed anything under models--X/, decided from folder names alone).
+    repo = make_cache(tmp_path / "hub", minilm)
+    snapshot = repo / "snapshots" / COMMIT
+    (repo / "secret.txt").write_text("not the model's")
+    (snapshot / "leak.txt").symlink_to(os.path.relpath(repo / "secret.txt", snapshot))
+    (snapshot / "ref.json").symlink_to(os.path.relpath(repo / "refs" / "main", snapshot))
+    manifest = inspect_model("acme/mini", cache_dir=str(tmp_path / "hub"))
+    escaping = sorted(p.file for p in manifest.problems if p.code == "STC011")
+    assert escaping == ["leak.txt", "ref.json"]
+    assert manifest.weights[0].header_ok  # model.safetensors is a link into blobs/: read
+
+
+def test_matrix_st_values_are_checked_before_anything_is_built(tmp_path):
+    # An invalid version, and a well-formed one that does not exist, stop with STC004 and build nothing.
+    env = {**os.environ, "STCOMPAT_CACHE": str(tmp_path / "cache")}
+    model = str(Path(__file__).resolve().parent.parent / "fixtures" / "st2.7.0" / "bert_plain")
+    for value, words in (("2.x", "is not a version"), ("0.0.1", "")):
+        result = subprocess.run([sys.executable, "-m", "stcompat.cli", "matrix", model, "--st", value, "--offline"],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 2 and result.stderr.startswith("error[STC004]"), result.stderr
+        assert words in result.stderr
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*"))

@@ -78,7 +78,12 @@ def _verify_reasons(report: "Report") -> list[str]:
     if report.verdict.acceptable:
         return []
     m = report.metrics
-    head = (f"verify: {report.verdict.value} (min cosine {m.min_cosine}, max |diff| {m.max_abs_diff}, "
+    if m.min_cosine is None:
+        cosine = "n/a (dimension changed)"
+    else:  # near 1, the distance from 1 is what tells noise from a change
+        cosine = f"1-{1 - m.min_cosine:.2g}" if m.min_cosine > 0.9999 else f"{m.min_cosine:.6f}"
+    diff = "n/a" if m.max_abs_diff is None else f"{m.max_abs_diff:.3g}"
+    head = (f"verify: {report.verdict.value} (min cosine {cosine}, max |diff| {diff}, "
             f"top-{m.topk} agreement {m.topk_agreement:.3f})")
     return [head, *report.reasons, *(f"cause: {d.message}" for d in report.diagnosis if d.cause)]
 

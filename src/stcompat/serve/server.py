@@ -35,6 +35,12 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
         import torch
 
         torch.set_num_threads(config.batching.threads)
+    try:  # a server's log is for its own lines: no per-model "Loading weights" progress bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     from .info import running_versions
 
     metrics = ServeMetrics(m.name for m in config.models)
