@@ -521,7 +521,8 @@ def serve_cmd(models: tuple[str, ...], named: tuple[str, ...], fingerprints: tup
     """Serve models over HTTP (OpenAI /v1/embeddings, /v1/rerank, /health, /info, /metrics), after check
     (and verify, with --fingerprint) pass in this environment.
 
-    Exit status: 0 after a clean shutdown, 2 when a model is refused (error[STC85x]) or an option is unusable.
+    Exit status: 0 after a graceful shutdown (SIGTERM or Ctrl-C: in-flight requests finish first), 2 when a model
+    is refused (error[STC85x]) or an option is unusable.
     """
     from .serve import Batching, Limits, ServeConfig, serve
     from .serve.config import model_specs

@@ -223,6 +223,11 @@ def test_bad_embeddings_requests_get_400(http, body, code, param):
     _error(http.post("/v1/embeddings", headers=AUTH, json=body), 400, code, param)
 
 
+def test_a_lone_surrogate_is_400_not_a_failed_batch(http):
+    raw = b'{"model": "plain", "input": ["ok", "bad \\ud800 surrogate"]}'  # valid JSON, not valid text
+    _error(http.post("/v1/embeddings", headers=AUTH, content=raw), 400, "invalid_text", "input[1]")
+
+
 def test_unknown_model_is_404(http, client):
     _error(http.post("/v1/embeddings", headers=AUTH, json={"model": "gpt-4", "input": "a"}), 404, "model_not_found",
            "model")

@@ -86,6 +86,16 @@ def test_broken_fingerprint_is_refused_with_stc851(copy_model, plain_fp, breaks)
     assert "--allow-unsafe" in caught.value.message
 
 
+def test_an_unusable_fingerprint_file_stops_before_any_model_loads(tmp_path):
+    from stcompat.errors import FingerprintError
+
+    bad = tmp_path / "bad.fp"
+    bad.write_bytes(b"not a fingerprint")
+    with pytest.raises(FingerprintError) as caught:
+        prepare(ServeConfig(models=(ModelSpec("m", str(PLAIN), str(bad)),), port=0))
+    assert caught.value.code == "STC601"
+
+
 def test_intact_copy_passes_verify(copy_model, plain_fp):
     state = prepare(ServeConfig(models=(ModelSpec("m", str(copy_model(PLAIN)), str(plain_fp)),), port=0))
     admission = state.models["m"].admitted.admission
@@ -150,3 +160,28 @@ def test_cli_refuses_a_sparse_encoder_and_bad_options():
     twice = subprocess.run([str(exe), "serve", f"a={PLAIN}", "--model", f"a={PLAIN}"], capture_output=True,
                            text=True, timeout=120)
     assert twice.returncode == 2 and twice.stderr.startswith("error[STC004]") and "given twice" in twice.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_the_command_stops_gracefully_on_a_signal_and_exits_0(sig):
+    import signal
+    import time
+
+    exe = Path(sys.executable).with_name("stcompat")
+    proc = subprocess.Popen([str(exe), "serve", str(PLAIN), "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any(line.startswith("listening on ") for line in lines):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        url = lines[-1].split()[2]
+        with httpx.Client(base_url=url, timeout=60) as c:
+            assert c.post("/v1/embeddings", json={"input": "hello"}).status_code == 200  # the only model
+        time.sleep(0.1)
+        proc.send_signal(getattr(signal, sig))
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "stopped: requests in flight finished" in rest

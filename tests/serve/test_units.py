@@ -72,14 +72,16 @@ def test_jobs_queued_together_run_together_sorted_by_length_and_come_back_in_ord
     assert (["ff"], "query") in backend.calls  # another prompt: its own call
 
 
-def test_a_failing_encode_fails_every_request_of_its_call():
-    batcher = _batcher(Recording(), max_wait_ms=20.0)
+def test_a_failing_encode_fails_only_the_request_that_caused_it():
+    backend = Recording()
+    batcher = _batcher(backend, max_wait_ms=100.0)
     batcher.start()
-    jobs = [batcher.submit(["boom"], ("embed", None)), batcher.submit(["fine"], ("embed", None))]
-    for job in jobs:
-        with pytest.raises(RuntimeError, match="encode failed"):
-            job.future.result(5)
+    bad, good = batcher.submit(["boom"], ("embed", None)), batcher.submit(["fine"], ("embed", None))
+    with pytest.raises(RuntimeError, match="encode failed"):
+        bad.future.result(5)
+    assert good.future.result(5).values.shape == (1, 2)
     batcher.close(5)
+    assert sorted(backend.calls[0][0]) == ["boom", "fine"] and len(backend.calls) == 3  # together, then alone
 
 
 def test_queue_limit_cancel_and_drain_on_close():

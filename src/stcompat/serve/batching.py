@@ -190,12 +190,15 @@ class MicroBatcher:
                 out = backend.rerank(items, self._batch_size)
             else:
                 out = backend.embed(items, key[1], self._batch_size)
-        except BaseException as exc:  # noqa: BLE001 - every waiting request must hear about it
-            for job in jobs:
-                job.future.set_exception(exc)
-            return
-        finally:
+        except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             self._hooks.busy(time.perf_counter() - started)
+            if len(jobs) > 1:  # one request's input must not fail its neighbours: run each alone
+                for job in jobs:
+                    self._run(backend, key, [job])
+                return
+            jobs[0].future.set_exception(exc)
+            return
+        self._hooks.busy(time.perf_counter() - started)
         # Back to request order: position n of the sorted list holds flat[order[n]].
         rows: list[Any] = [None] * len(flat)
         tokens: list[int] = [0] * len(flat)

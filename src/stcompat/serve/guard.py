@@ -18,11 +18,12 @@ from ..checker import check
 from ..errors import InputError, ModelLoadError, ServeRefused
 from ..model.folder import targets_for
 from ..vocab import Verdict
-from .backends import ROLES, Backend, loader_for
+from .backends import EMBED, ROLES, Backend, loader_for
 from .config import ModelSpec, ServeConfig
 from .truncation import truncation_evidence
 
 if TYPE_CHECKING:
+    from ..fingerprint.fileformat import Fingerprint
     from ..fingerprint.verdict import Report
     from ..rules.engine import CheckResult
 
@@ -111,9 +112,10 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
         raise ServeRefused(KIND_UNSERVABLE, f"model {spec.name!r} ({spec.path}) is a {manifest.model_kind}: "
                            "serve has endpoints for SentenceTransformer (/v1/embeddings) and CrossEncoder "
                            "(/v1/rerank) models", spec.name, (f"model kind {manifest.model_kind}",))
-    if spec.fingerprint is not None and role != "embeddings":
+    if spec.fingerprint is not None and role != EMBED:
         raise InputError("STC004", f"model {spec.name!r}: a fingerprint pins embeddings; a {manifest.model_kind} "
                          "has none to verify", spec.fingerprint)
+    expected = _fingerprint(spec)  # an unusable file (STC601/STC603) stops us before any model loads
     overridden: list[str] = []
     reasons = _check_reasons(result)
     log(f"{spec.name}: check {result.verdict.value}")
@@ -130,8 +132,8 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
         lines = [f"load: {exc.message}", *reasons]
         raise _refuse(LOAD_FAILED, spec, lines, "the override cannot serve a model that does not load") from None
     report = None
-    if spec.fingerprint is not None:
-        report = _verify(spec, first)
+    if expected is not None:
+        report = _verify(spec, first, expected)
         log(f"{spec.name}: verify {report.verdict.value}")
         lines = _verify_reasons(report)
         if lines:
@@ -145,10 +147,17 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
     return Admitted(admission, tuple(instances))
 
 
-def _verify(spec: ModelSpec, backend: Backend) -> "Report":
-    from ..fingerprint import load_fingerprint, verify
+def _fingerprint(spec: ModelSpec) -> "Fingerprint | None":
+    if spec.fingerprint is None:
+        return None
+    from ..fingerprint import load_fingerprint
 
-    expected = load_fingerprint(spec.fingerprint)  # an unreadable file is STC601/STC603, before any encode
+    return load_fingerprint(spec.fingerprint)
+
+
+def _verify(spec: ModelSpec, backend: Backend, expected: "Fingerprint") -> "Report":
+    from ..fingerprint import verify
+
     loaded = getattr(backend, "loaded", None)
     if loaded is None:
         raise InputError("STC004", f"model {spec.name!r}: the {backend.name} backend cannot run verify yet",

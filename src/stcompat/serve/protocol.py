@@ -95,6 +95,10 @@ def _text(value: Any, param: str, limits: Limits) -> str:
         raise _bad(f"'{param}' must be a string, not {type(value).__name__}", param)
     if not value:
         raise _bad(f"'{param}' is an empty string", param, "empty_input")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): tokenizers cannot take it
+        raise _bad(f"'{param}' is not valid Unicode text (a lone surrogate)", param, "invalid_text") from None
     if len(value) > limits.max_chars:
         raise _bad(f"'{param}' has {len(value):,} characters; the limit is {limits.max_chars:,}", param,
                    "input_too_long")

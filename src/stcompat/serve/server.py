@@ -7,8 +7,11 @@ finish (up to ``graceful_timeout_s``), then the app's lifespan drains the queues
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Iterator
 
 from ..errors import RuntimeMissingError
 from .batching import MicroBatcher
@@ -81,6 +84,20 @@ def make_server(state: ServerState, *, log_level: str = "warning", access_log: b
             state.draining = True  # before the wait for in-flight requests: /health/ready says 503 at once
             await super().shutdown(sockets=sockets)
 
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises SIGINT/SIGTERM once it has shut down, so the command would end as
+            # "killed" (or click's "Aborted!") after a clean drain. A graceful stop is a success: exit 0.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     config = uvicorn.Config(create_app(state), log_level=log_level, access_log=access_log, lifespan="on",
                             timeout_graceful_shutdown=state.config.graceful_timeout_s, server_header=False)
     return _Server(config)
@@ -96,8 +113,9 @@ def serve(config: ServeConfig, *, log: Log = lambda _: None, log_level: str = "w
     for name, model in state.models.items():
         a = model.admitted.admission
         band = f", verify {a.verify.verdict.value}" if a.verify is not None else ""
-        log(f"serving {name!r} ({model.capabilities.role}, {a.check.model.path}): check "
+        log(f"serving {name!r} ({model.capabilities.role}, {a.spec.path}): check "
             f"{a.check.verdict.value}{band}, backend {model.admitted.instances[0].name}")
     shown = f"[{host}]" if ":" in host else host
     log(f"listening on http://{shown}:{port} (Ctrl-C or SIGTERM stops after in-flight requests finish)")
     server.run(sockets=[sock])
+    log("stopped: requests in flight finished, queues drained")
