@@ -98,11 +98,12 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not standard JSON")
 
 
-def parse_json(raw: bytes, rel: str, strict: bool) -> tuple[Any, str | None]:
-    """(value, the first non-finite number seen or None) of JSON bytes, as a loader reads them.
+def loads_json(raw: bytes, strict: bool) -> tuple[Any, str | None]:
+    """(value, the first non-finite number seen or None) of JSON bytes, read as the loaders read them.
 
-    ModelReadError STC010 when a loader could not parse them, STC019 when they nest too deep.
-    ``strict``: serde_json's rules (no NaN/Infinity, no number beyond a double's range).
+    Pure: ValueError when they are not JSON (or, ``strict``, not what serde_json accepts: no
+    NaN/Infinity, no number beyond a double's range), RecursionError or ValueError when they nest
+    deeper than MAX_JSON_DEPTH. Shared by every JSON file of a folder and the safetensors header.
     """
     seen: list[str] = []
 
@@ -118,19 +119,27 @@ def parse_json(raw: bytes, rel: str, strict: bool) -> tuple[Any, str | None]:
             seen.append(text[:40])
         return value
 
+    # Loaders open these files as UTF-8 text: no BOM sniffing, no UTF-16 (json.loads(bytes) would).
+    text = raw.decode("utf-8")
+    with no_gc():
+        value = json.loads(text, parse_constant=_reject_constant if strict else constant, parse_float=number)
+    if json_depth_exceeds(value):
+        raise RecursionError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+    return value, seen[0] if seen else None
+
+
+def parse_json(raw: bytes, rel: str, strict: bool) -> tuple[Any, str | None]:
+    """:func:`loads_json` for file ``rel`` of a model folder.
+
+    ModelReadError STC010 when a loader could not parse it, STC019 when it nests too deep.
+    """
     try:
-        # Loaders open these files as UTF-8 text: no BOM sniffing, no UTF-16 (json.loads(bytes) would).
-        text = raw.decode("utf-8")
-        with no_gc():
-            value = json.loads(text, parse_constant=_reject_constant if strict else constant, parse_float=number)
+        return loads_json(raw, strict)
     except RecursionError:
         raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel)) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digits limit, rejected constants
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ModelReadError(problem("STC010", f"{rel} is not valid JSON ({detail})", rel)) from None
-    if json_depth_exceeds(value):
-        raise ModelReadError(problem("STC019", f"{rel} nests deeper than {MAX_JSON_DEPTH} levels", rel))
-    return value, seen[0] if seen else None
 
 
 def _kind_of(mode: int) -> str | None:

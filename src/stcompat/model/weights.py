@@ -12,7 +12,6 @@ unpickling runs code.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from ..findings import Finding
 from ..vocab import WeightFormat
 from .folder import (
-    MAX_JSON_DEPTH, ModelFolder, ModelReadError, is_lfs_pointer, json_depth_exceeds, lfs_problem, no_gc, problem,
+    MAX_JSON_DEPTH, ModelFolder, ModelReadError, is_lfs_pointer, lfs_problem, loads_json, problem,
 )
 from .manifest import WeightFile
 
@@ -111,29 +110,15 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
     return header
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
 def _header_json(raw: bytes) -> dict[str, Any]:
     """The header as safetensors' serde_json reads it: UTF-8 without BOM, no NaN or Infinity, an object,
     nested no deeper than the bound. ValueError otherwise."""
     try:
-        with no_gc():
-            header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite)
+        header, _ = loads_json(raw, strict=True)
     except RecursionError:
-        raise ValueError("header nests too deeply") from None
+        raise ValueError(f"header nests deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
-    if json_depth_exceeds(header):
-        raise ValueError(f"header nests deeper than {MAX_JSON_DEPTH} levels")
     return header
 
 
