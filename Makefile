@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, from the CPU wheel pip finds on this machine; anything later that depends on
 	# torch then keeps it instead of pulling a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[runtime,demo,dev,matrix,serve,plot]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[runtime,demo,dev,matrix,serve,plot,ray,export]'
 	touch $(STAMP)
 
 demo: $(STAMP)

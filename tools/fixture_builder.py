@@ -274,6 +274,10 @@ VARIANTS = {
     "bert_inclprompt": lambda: _st([_bert(), _pool(include_prompt=False), _norm()],
                                    prompts=dict(PROMPTS), default_prompt_name="query"),
     "bert_dense": lambda: _st([_bert(), _pool(), _dense(), _norm()]),
+    # Stored in half precision (weights, and config.json's torch_dtype / dtype): transformers 4 loads
+    # them into float32, transformers 5 computes in the stored dtype.
+    "bert_fp16": lambda: _half(_st([_bert(), _pool(), _norm()]), "float16"),
+    "bert_bf16": lambda: _half(_st([_bert(), _pool(), _norm()]), "bfloat16"),
     "static": lambda: _st([_static()]),
     "router": lambda: _st([_router()]),
     "cross_encoder": lambda: _cross_encoder(),
@@ -328,6 +332,11 @@ def _sparse():
     mlm = _sparse_cls("MLMTransformer")("tiny-bert", max_seq_length=64)
     pooling = _sparse_cls("SpladePooling")(pooling_strategy="max")
     return sparse_encoder(modules=[mlm, pooling], device="cpu")
+
+
+def _half(model, dtype: str):
+    import torch
+    return model.to(getattr(torch, dtype))
 
 
 def _dense():

@@ -14,7 +14,12 @@ Steps:
      variant and calls ``model.save()``; variants a release lacks are skipped and the
      reason is recorded;
   4. write ``manifest.json``; with ``--verify``, load each fixture back in the env that
-     saved it and print a table.
+     saved it and print a table;
+  5. derive the damaged copies (DAMAGES: an LFS pointer, a truncated file, modules.json left out, a
+     module of another package) into ``tests/fixtures/damaged`` and list them under ``damaged``.
+
+Only the damaged copies, no environment (e.g. after adding one to DAMAGES):
+    python tools/make_fixtures.py --derive-only
 
 Regenerate everything:
     python tools/make_fixtures.py --verify
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -49,7 +55,35 @@ SCHEMA = "stcompat.fixtures/1"
 
 RELEASES = ("2.2.2", "2.3.1", "2.7.0", "3.0.1", "3.4.1", "4.1.0", "5.1.2", "5.7.0", "6.2.0")
 VARIANTS = ("bert_plain", "roberta_plain", "bert_prompts", "bert_simfn", "bert_trunc",
-            "bert_inclprompt", "bert_dense", "static", "router", "cross_encoder", "sparse")
+            "bert_inclprompt", "bert_dense", "static", "router", "cross_encoder", "sparse", "bert_fp16", "bert_bf16")
+#: Damaged copies of saved fixtures, as people copy models by hand or clone them without Git LFS:
+#: (release, saved variant, name, damage). ``damage`` is ACTION:FILE with ACTION one of ``lfs`` (the file
+#: replaced by its Git LFS pointer), ``truncate`` (the first half of the file kept), ``delete`` (the file
+#: or folders, comma-separated, left out), ``flatten`` (every module folder's files moved into the root, in
+#: modules.json order, and the paths set to ""), ``copy`` (SRC>DEST: DEST overwritten with SRC's bytes) or
+#: ``retype`` (modules.json's Pooling entry given the class path FILE instead). They are written to
+#: tests/fixtures/damaged/NAME and listed under ``damaged`` in the manifest (not ``fixtures``: they are
+#: not what a release saved).
+DAMAGES = (
+    ("2.2.2", "bert_plain", "bin_lfs", "lfs:pytorch_model.bin"),
+    ("2.2.2", "bert_plain", "bin_truncated", "truncate:pytorch_model.bin"),
+    ("2.3.1", "bert_plain", "safetensors_lfs", "lfs:model.safetensors"),
+    ("2.3.1", "bert_plain", "safetensors_truncated", "truncate:model.safetensors"),
+    # Without modules.json every release builds Transformer + mean Pooling: Dense and Normalize go unused.
+    ("2.2.2", "bert_dense", "no_modules_json", "delete:modules.json"),
+    # A module type from a package outside sentence_transformers (as InstructorEmbedding models have).
+    ("2.2.2", "bert_plain", "custom_module", "retype:InstructorEmbedding.INSTRUCTOR_Pooling"),
+    # A module folder left out of a hand-made copy: the Pooling module has no config to read.
+    ("2.2.2", "bert_plain", "pooling_missing", "delete:1_Pooling"),
+    # Weights and config without any tokenizer file (a partial commit of the transformer alone).
+    ("2.2.2", "bert_plain", "no_tokenizer",
+     "delete:tokenizer.json,vocab.txt,tokenizer_config.json,special_tokens_map.json"),
+    # Every module folder's files copied into the root (modules.json paths ""): the Pooling config
+    # overwrites the transformers config.json.
+    ("2.2.2", "bert_plain", "flattened", "flatten:"),
+    # config.json holding another file's content (here the ST config), not a transformers config.
+    ("2.2.2", "bert_plain", "config_not_transformers", "copy:config_sentence_transformers.json>config.json"),
+)
 #: Base models are built with the oldest stack so that every newer transformers reads them.
 BASE_RELEASE = "2.2.2"
 DEFAULT_TORCH = "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -207,6 +241,87 @@ def write_manifest(out: Path, results: dict, specs: dict, base_info: dict,
     return manifest
 
 
+def lfs_pointer(path: Path) -> bytes:
+    """The pointer file `git lfs` leaves in place of ``path`` when the clone skipped LFS (spec v1)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{digest}\nsize {path.stat().st_size}\n".encode()
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    """Whether two folders hold the same files with the same bytes (empty folders included)."""
+    if not b.is_dir():
+        return False
+    listing = lambda root: sorted(p.relative_to(root).as_posix() + ("/" if p.is_dir() else "") for p in root.rglob("*"))
+    if listing(a) != listing(b):
+        return False
+    return all(p.read_bytes() == (b / p.relative_to(a)).read_bytes() for p in a.rglob("*") if p.is_file())
+
+
+def derive_damaged(out: Path) -> list:
+    """Write every DAMAGES copy from its saved fixture and record it under ``damaged`` in manifest.json."""
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text())
+    saved = {f["path"]: f for f in manifest["fixtures"]}
+    entries = []
+    for release, variant, name, damage in DAMAGES:
+        source = saved.get(f"st{release}/{variant}")
+        if source is None:
+            say(f"damaged/{name}: SKIPPED, st{release}/{variant} is not a saved fixture")
+            continue
+        final = out / "damaged" / name
+        dest = out / "damaged" / f".{name}.tmp"
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(out / source["path"], dest)
+        action, target = damage.split(":", 1)
+        victim = dest / target
+        if action == "lfs":
+            victim.write_bytes(lfs_pointer(victim))
+        elif action == "truncate":
+            victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+        elif action == "retype":
+            modules = json.loads((dest / "modules.json").read_text())
+            for module in modules:
+                if module["type"].endswith(".Pooling"):
+                    module["type"] = target
+            (dest / "modules.json").write_text(json.dumps(modules, indent=2))
+        elif action == "flatten":
+            # Module folders in modules.json order, so a later module's file overwrites an earlier one's.
+            modules = json.loads((dest / "modules.json").read_text())
+            for module in modules:
+                if module["path"]:
+                    folder = dest / module["path"]
+                    for item in sorted(folder.iterdir()):
+                        (dest / item.name).write_bytes(item.read_bytes())
+                    shutil.rmtree(folder)
+                    module["path"] = ""
+            (dest / "modules.json").write_text(json.dumps(modules, indent=2))
+        elif action == "copy":
+            source_name, dest_name = target.split(">", 1)
+            (dest / dest_name).write_bytes((dest / source_name).read_bytes())
+        elif action == "delete":
+            for part in target.split(","):
+                if (dest / part).is_dir():
+                    shutil.rmtree(dest / part)
+                else:
+                    (dest / part).unlink()
+        else:
+            raise ValueError(f"unknown damage {damage!r}")
+        # Replace the committed copy only when it differs (a truth run may be reading it).
+        if _same_tree(dest, final):
+            shutil.rmtree(dest)
+        else:
+            shutil.rmtree(final, ignore_errors=True)
+            dest.rename(final)
+        dest = final
+        entries.append({"path": f"damaged/{name}", "derived_from": source["path"], "damage": damage,
+                        "release": release, "variant": name, "versions": source["versions"],
+                        "files": file_sizes(dest), "empty_dirs": [d for d in source.get("empty_dirs", []) if (dest / d).is_dir()]})
+    manifest["damaged"] = entries
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    say(f"damaged: wrote {len(entries)} copies under {out / 'damaged'}")
+    return entries
+
+
 def verify(releases: list, pythons: dict, out: Path, jobs: int, variants: tuple = VARIANTS) -> bool:
     """Load each fixture back in the env that saved it (SentenceTransformer, or CrossEncoder /
     SparseEncoder for those variants); print a release x variant table."""
@@ -263,9 +378,14 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--rebuild-base", action="store_true", help="rebuild the tiny base models")
     ap.add_argument("--verify", action="store_true", help="after saving, load every fixture back")
     ap.add_argument("--verify-only", action="store_true", help="only run the verify step")
+    ap.add_argument("--derive-only", action="store_true",
+                    help="only (re)write the damaged copies (DAMAGES) from the saved fixtures; no environment")
     ap.add_argument("-v", "--verbose", action="store_true", help="print uv commands")
     args = ap.parse_args(argv)
 
+    if args.derive_only:
+        derive_damaged(args.out.resolve())
+        return 0
     unknown = [r for r in args.releases if r not in RELEASES]
     if unknown:
         ap.error(f"unknown release(s) {unknown}; known: {' '.join(RELEASES)}")
@@ -311,6 +431,7 @@ def main(argv: Optional[list] = None) -> int:
                     failed[r] = str(exc)
                     say(f"st{r}: SAVE FAILED: {exc}")
         manifest = write_manifest(out, results, specs, base_info, variants)
+        derive_damaged(out)
         print(f"\nwrote {out / 'manifest.json'} ({len(manifest['fixtures'])} fixtures)")
         for r in releases:
             res = results.get(r)

@@ -158,6 +158,7 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 
     results = check(*paths, targets=targets, requirements=requirements, pythons=pythons,
                     resolve=not no_resolve, cache_dir=cache_dir)
+    _kb_warnings()  # a cached `kb update` that is not used: check answered from the bundled data
     _show("check", fmt, results)
     worst = Verdict.FAILS if fail_on == "fails" else Verdict.UNKNOWN
     if any(r.verdict.rank >= worst.rank for r in results):
@@ -180,14 +181,24 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 @click.option("--html", "html_path", metavar="FILE", help="Write a self-contained HTML report.")
 @click.option("--batch", is_flag=True, help="One process per release for all models (fast; cells not isolated).")
 @click.option("--cache-dir", help="Hugging Face cache to resolve repo ids in.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help='Where cells run: threads on this machine, or one Ray task per cell (pip install "stcompat[ray]").')
+@click.option("--address", metavar="ADDR",
+              help='Ray cluster: "auto", "ray://HOST:10001" (default: RAY_ADDRESS, else a local instance).')
+@click.option("--shared-path", "shared_paths", multiple=True, metavar="DIR",
+              help="A folder every Ray node mounts at the same path: models over 512 MiB are read there. Repeatable.")
+@click.option("--cpus-per-cell", type=float, metavar="N", help="Ray CPUs each cell requests (default 1).")
+@click.option("--memory-per-cell", metavar="SIZE", help="Ray memory each cell requests, e.g. 4GiB.")
 @_guard
 def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], reference: str, jobs: int,
                offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None,
-               html_path: str | None, batch: bool, cache_dir: str | None) -> None:
+               html_path: str | None, batch: bool, cache_dir: str | None, executor: str, address: str | None,
+               shared_paths: tuple[str, ...], cpus_per_cell: float | None, memory_per_cell: str | None) -> None:
     """Load models in real isolated environments, one per release, and record what happens.
 
     Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
     """
+    runner = _matrix_executor(executor, address, shared_paths, cpus_per_cell, memory_per_cell)
     from rich.progress import Progress
 
     from .kb.query import knowledge
@@ -210,7 +221,7 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
     with Progress(console=make_console(stderr=True), transient=True) as progress:
         task = progress.add_task("matrix", total=total)
         result = run_matrix(models, chosen, extra=extra, reference=reference, jobs=jobs, offline=offline,
-                            timeout=timeout, torch=torch_spec, batch=batch,
+                            timeout=timeout, torch=torch_spec, batch=batch, executor=runner,
                             on_progress=lambda what: progress.update(task, advance=1, description=what))
     _show("matrix", fmt, result)
     if plot_path:
@@ -221,6 +232,28 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
         Path(html_path).write_text(render("matrix", "html", result), encoding="utf-8")
     if any(c.outcome is not Verdict.OK for c in result.cells):
         sys.exit(EXIT_VERDICT)
+
+
+def _matrix_executor(executor: str, address: str | None, shared_paths: tuple[str, ...], cpus: float | None,
+                     memory: str | None) -> object | None:
+    """None for the local executor; the Ray executor, checked before anything runs, for ``ray``."""
+    if executor == "local":
+        given = [name for name, value in (("--address", address), ("--shared-path", shared_paths),
+                                          ("--cpus-per-cell", cpus), ("--memory-per-cell", memory)) if value]
+        if given:
+            raise InputError("STC004", f"{', '.join(given)} only apply to --executor ray", given[0])
+        return None
+    from .matrix.ray_executor import RayExecutor, parse_size, require_ray
+
+    require_ray()  # STC702 at once, before any release is looked up
+    if cpus is not None and cpus <= 0:
+        raise InputError("STC004", f"--cpus-per-cell must be positive, not {cpus}", str(cpus))
+    try:
+        size = parse_size(memory) if memory else None
+    except ValueError as exc:
+        raise InputError("STC004", f"--memory-per-cell: {exc}", memory) from None
+    return RayExecutor(address=address, shared_paths=shared_paths, cpus_per_cell=cpus or 1.0,
+                       memory_per_cell=size, log=lambda line: click.echo(line, err=True))
 
 
 def _check_release(release: str, offline: bool) -> None:
@@ -246,14 +279,53 @@ def _check_release(release: str, offline: bool) -> None:
                          f"{newest.version if newest else 'nothing'}) and the registry could not confirm it", release)
 
 
-@main.command("kb")
+def _kb_warnings() -> None:
+    """One line per cached `kb update` document that is not used (the bundled knowledge answers then)."""
+    from .kb.query import knowledge
+    from .report.safe import one_line
+
+    for problem in knowledge().update_problems():
+        click.echo(f"warning[{problem.code}]: {one_line(problem.line())}", err=True)
+
+
+@main.group("kb", invoke_without_command=True)
 @_formats("kb")
+@click.pass_context
 @_guard
-def kb_cmd(fmt: str) -> None:
-    """Show what the knowledge base covers (releases and the date it was built)."""
+def kb_cmd(context: click.Context, fmt: str) -> None:
+    """Show what the knowledge base covers: the bundled data and what `stcompat kb update` added."""
+    if context.invoked_subcommand is not None:
+        return
     from .kb.query import knowledge
 
+    _kb_warnings()
     _show("kb", fmt, knowledge().coverage())
+
+
+@kb_cmd.command("update")
+@click.option("--offline", is_flag=True, help="Read only cached registry indexes and artifacts (no request).")
+@click.option("--until", metavar="DATE", help="Only releases published up to DATE (ISO 8601, UTC when no zone).")
+@_formats("kb-update")
+@_guard
+def kb_update_cmd(offline: bool, until: str | None, fmt: str) -> None:
+    """Build the facts of releases newer than the bundled knowledge, from the package registry, with the
+    extractors that built it; cached under the stcompat cache (kb/), the bundled data untouched."""
+    from datetime import datetime, timezone
+
+    from .kbbuild.update import update
+
+    cutoff = None
+    if until:
+        try:
+            cutoff = datetime.fromisoformat(until.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError("STC004", f"--until {until!r} is not an ISO 8601 date (e.g. 2026-08-06)", until) from None
+        if cutoff.tzinfo is None:
+            cutoff = cutoff.replace(tzinfo=timezone.utc)
+    if offline:
+        click.echo("offline: using only cached registry indexes and artifacts", err=True)
+    result = update(until=cutoff, offline=offline, progress=lambda line: click.echo(line, err=True))
+    _show("kb-update", fmt, result)
 
 
 def _threshold_options(func: F) -> F:
@@ -374,26 +446,46 @@ def _exit_on_sigterm() -> None:
 @main.command("convert")
 @click.argument("model")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder to write.")
-@click.option("--target", required=True, metavar="SPEC",
+@click.option("--target", metavar="SPEC",
               help='The stack to load it, e.g. "sentence-transformers==2.2.2 transformers==4.30.2".')
+@click.option("--to", "to", type=click.Choice(["onnx", "openvino"]),
+              help="Export the Transformer to this runtime instead (with the model's own pipeline around it).")
+@click.option("--quantize", type=click.Choice(["int8"]), help="With --to: quantize the exported graph.")
+@click.option("--min-agreement", default=0.99, show_default=True, type=float,
+              help="With --to: least top-10 neighbour agreement with torch on the probe corpus that is admitted.")
 @click.option("--allow-loss", is_flag=True, help="Convert even when the target ignores saved settings "
-                                                 "(they are listed, and written into OUT/README.md).")
+                                                 "(they are listed, and written into OUT/README.md); with --to, "
+                                                 "write an export that is not admitted (marked so).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--verify/--no-verify", default=None,
               help="Load the result in a real environment of the target and compare embeddings "
                    "(default: when that environment can be built here).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_guard
-def convert_cmd(model: str, output: str, target: str, allow_loss: bool, force: bool, verify: bool | None,
-                fmt: str) -> None:
-    """Write a copy of MODEL that the TARGET stack loads and that behaves as saved, proven by check and a real load.
+def convert_cmd(model: str, output: str, target: str | None, to: str | None, quantize: str | None,
+                min_agreement: float, allow_loss: bool, force: bool, verify: bool | None, fmt: str) -> None:
+    """Write a copy of MODEL that the TARGET stack loads and that behaves as saved, proven by check and a real load;
+    or, with --to onnx|openvino, export it and admit the export against torch (top-10 neighbour agreement).
 
-    Exit status: 0 converted and proven, 2 refused or not proven (nothing is written then).
+    Exit status: 0 converted and proven (or exported and admitted), 2 refused or not proven (nothing is written then).
     """
     from .convert.backport import backport
     from .convert.summary import render
 
+    if (target is None) == (to is None):
+        raise InputError("STC004", "give --target SPEC (convert for an older stack) or --to onnx|openvino (export)")
+    if to is None and quantize is not None:
+        raise InputError("STC004", "--quantize goes with --to onnx|openvino")
+    if to is not None and verify is not None:
+        raise InputError("STC004", "--verify/--no-verify go with --target: an export is always verified against torch")
     _exit_on_sigterm()
+    if to is not None:
+        from .convert.export import export, render as render_export
+
+        exported = export(model, output, to, quantize=quantize, min_agreement=min_agreement, allow_loss=allow_loss,
+                          force=force, log=lambda line: click.echo(line, err=True))
+        click.echo(render_export(exported, fmt), nl=False)
+        return
     result = backport(model, output, target, allow_loss=allow_loss, force=force, verify=verify,
                       log=lambda line: click.echo(line, err=True))
     click.echo(render(result, fmt), nl=False)
@@ -499,7 +591,14 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
 @click.option("--allow-unsafe", is_flag=True,
               help="Serve even when check fails/degrades or verify drifts/breaks (reported in /info and headers).")
 @click.option("--matryoshka", multiple=True, metavar="NAME", help="Honour 'dimensions' for this model. Repeatable.")
-@click.option("--backend", default="torch", show_default=True, help="Inference backend.")
+@click.option("--backend", default="torch", show_default=True, type=click.Choice(["torch", "onnx", "openvino"]),
+              help="Inference backend: onnx/openvino run an export (`convert --to`, or made on the fly) admitted "
+                   "against torch.")
+@click.option("--min-agreement", default=0.99, show_default=True, type=float,
+              help="Exported backends: least top-10 neighbour agreement with torch on the probe corpus admitted.")
+@click.option("--export-cache", type=click.Path(file_okay=False),
+              help="Exported backends: where on-the-fly exports are kept (default $STCOMPAT_EXPORT_CACHE or "
+                   "~/.cache/stcompat/exports).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--threads", type=int, help="torch threads (default: torch's own).")
 @click.option("--instances", default=1, show_default=True, help="Model instances (worker threads) per model.")
@@ -514,7 +613,8 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
 @click.option("--access-log", is_flag=True, help="Log every request (uvicorn's access log).")
 @_guard
 def serve_cmd(models: tuple[str, ...], named: tuple[str, ...], fingerprints: tuple[str, ...], host: str, port: int,
-              api_key: str | None, allow_unsafe: bool, matryoshka: tuple[str, ...], backend: str, device: str,
+              api_key: str | None, allow_unsafe: bool, matryoshka: tuple[str, ...], backend: str,
+              min_agreement: float, export_cache: str | None, device: str,
               threads: int | None, instances: int, max_batch: int, batch_size: int, max_wait_ms: float,
               max_inputs: int, max_chars: int, max_body_bytes: int, max_queue: int, graceful_timeout: float,
               access_log: bool) -> None:
@@ -529,7 +629,8 @@ def serve_cmd(models: tuple[str, ...], named: tuple[str, ...], fingerprints: tup
 
     config = ServeConfig(
         models=model_specs(models + named, fingerprints, matryoshka), host=host, port=port, api_key=api_key or None,
-        allow_unsafe=allow_unsafe, backend=backend, device=device,
+        allow_unsafe=allow_unsafe, backend=backend, min_agreement=min_agreement, export_cache=export_cache,
+        device=device,
         limits=Limits(max_inputs, max_chars, max_body_bytes, max_queue),
         batching=Batching(max_batch, batch_size, max_wait_ms, instances, threads), graceful_timeout_s=graceful_timeout)
     serve(config, log=lambda line: click.echo(line, err=True), log_level="info" if access_log else "warning",

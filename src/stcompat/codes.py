@@ -178,6 +178,63 @@ _RULES: tuple[Rule, ...] = (
         Layer.INPUT,
     ),
     Rule(
+        "STC022", "weights-truncated", Severity.ERROR,
+        "A weights file holds fewer bytes than it says: a safetensors header places tensors past the end of the "
+        "file, or a torch.save zip (pytorch_model.bin) lacks the end-of-central-directory record written last.",
+        "The copy or download was cut short; every release fails to read the file, with an error that depends "
+        "on the release (check predicts it).",
+        "Fetch the real file again (`git lfs pull`, `hf download`, or copy it anew) and compare its size with "
+        "the original; no version change helps.",
+        Layer.INPUT,
+    ),
+    Rule(
+        "STC023", "modules-json-missing", Severity.WARNING,
+        "The folder has no modules.json but holds module folders (`N_Kind`, as sentence-transformers saves them): "
+        "a Dense, a Normalize, or a Pooling with another mode than the one the loader builds.",
+        "Without modules.json every release builds its default pipeline (the transformer plus mean pooling, as "
+        "its fallback code says) and never opens those folders: the model loads and silently returns other "
+        "embeddings (another dimension, no normalization, another pooling).",
+        "Restore modules.json from the original save (it lists each module folder and its class); no version "
+        "change helps.",
+        Layer.INPUT, Effect.DEGRADED,
+    ),
+    Rule(
+        "STC024", "module-folder-missing-load", Severity.ERROR,
+        "A module listed in modules.json (Pooling, Dense...) has no folder, as in a copy made by hand or a "
+        "partial commit, and the module needs a file from it (its config).",
+        "Every release fails, each with its own exception, read from its module-loading code: 2.2 opens the "
+        "config file (FileNotFoundError), 2.3-4.x look the folder up on the Hub with the local path as repo id "
+        "(huggingface_hub's HFValidationError), 5.0+ construct the module without its config (TypeError, "
+        "missing required arguments).",
+        "Restore the named folder and files from the original save (the finding lists them); no version "
+        "change helps.",
+        Layer.INPUT, Effect.FAILS,
+    ),
+    Rule(
+        "STC025", "tokenizer-files-missing", Severity.ERROR,
+        "The transformer's folder holds no tokenizer file at all (no tokenizer.json, vocabulary, "
+        "tokenizer_config.json or special_tokens_map.json), as in a partial commit of the weights and config.",
+        "What happens is the target transformers' own code, read from its source: up to 4.5x AutoTokenizer "
+        "raises OSError (no vocabulary file resolved); 4.52-4.57 try to convert a slow tokenizer and raise "
+        "ImportError for protobuf unless sentencepiece or protobuf is installed; 5.x build a default "
+        "vocabulary of special tokens and load: every word becomes the unknown token, embeddings are "
+        "meaningless (degraded).",
+        "Restore the tokenizer files from the original save (the finding names the folder); no version change "
+        "helps.",
+        Layer.INPUT, Effect.FAILS,
+    ),
+    Rule(
+        "STC026", "config-not-transformers", Severity.ERROR,
+        "The transformer's config.json has no `model_type`: it is not a transformers config (a flattened copy "
+        "whose config.json is the Pooling config, or another file copied over it).",
+        "transformers cannot tell the architecture: every release fails with ValueError \"Unrecognized model "
+        "in <path>\" (4.x list every type they know in the message and first look for a type's name in the "
+        "path, which would pick that type instead: then the outcome is unknown).",
+        "Restore the transformers config.json from the original save (and the module folders modules.json "
+        "names); no version change helps.",
+        Layer.INPUT, Effect.FAILS,
+    ),
+    Rule(
         "STC099", "internal-error", Severity.ERROR,
         "stcompat itself failed on this input (a bug): the command stopped with exit status 3, not a verdict.",
         "The result is missing, not negative: a CI job must not read it as a failing model.",
@@ -261,6 +318,26 @@ _RULES: tuple[Rule, ...] = (
         "Whether it loads depends on that package being installed (and on trust_remote_code from ST 6.0).",
         "Install the package that provides it, and review its code; check cannot predict it.",
         Layer.ST_MODULES, Effect.UNKNOWN,
+    ),
+    Rule(
+        "STC106", "custom-module-not-installed", Severity.ERROR,
+        "A module type lives in a package outside sentence_transformers (e.g. InstructorEmbedding) that the "
+        "target, given as requirements, neither names nor gets from any dependency, and the model folder ships "
+        "no code file of that name.",
+        "sentence-transformers imports the type and raises ModuleNotFoundError before building the model.",
+        "Install the package that provides the module (and review its code), or point modules.json at a "
+        "sentence_transformers class that computes the same.",
+        Layer.ENVIRONMENT, Effect.FAILS,
+    ),
+    Rule(
+        "STC107", "custom-module-untrusted", Severity.ERROR,
+        "A module type lives outside sentence_transformers and the target release (6.0 on) imports such a class "
+        "only when the caller passes trust_remote_code=True, for a local folder too.",
+        "`SentenceTransformer(path)` raises ValueError (\"... which is not part of Sentence Transformers. "
+        "Importing it executes third-party code ...\") before anything is built.",
+        "Review the code that class runs, then load with `SentenceTransformer(path, trust_remote_code=True)` (and "
+        "install the package that provides it); no version change is needed.",
+        Layer.ST_MODULES, Effect.FAILS,
     ),
     # ---- check: config_sentence_transformers.json (STC11x) ---------------------------------
     Rule(
@@ -350,6 +427,17 @@ _RULES: tuple[Rule, ...] = (
         "Review the code; prefer an architecture that ships with transformers.",
         Layer.TRANSFORMERS, Effect.UNKNOWN,
     ),
+    Rule(
+        "STC203", "half-precision-compute", Severity.WARNING,
+        "The transformer declares a half-precision dtype (config.json `dtype` / `torch_dtype` float16 or "
+        "bfloat16) or, declaring none, stores its weights in F16/BF16, and the target transformers loads a "
+        "checkpoint in its own dtype (5.0 on; 4.x loads into float32 unless told otherwise).",
+        "The model loads but computes in half precision: embeddings move by ~1e-3..1e-2 (cosine 1-1e-5), "
+        "enough to change nearest neighbours against an index built in float32.",
+        "Load with `SentenceTransformer(path, model_kwargs={\"dtype\": torch.float32})`, or pin the "
+        "transformers release check names (`transformers<5`).",
+        Layer.TRANSFORMERS, Effect.DEGRADED,
+    ),
     # ---- check: tokenizers (STC3xx) -------------------------------------------------------------
     Rule(
         "STC301", "bpe-merges-pairs-unreadable", Severity.ERROR,
@@ -384,6 +472,29 @@ _RULES: tuple[Rule, ...] = (
         "could not be downloaded, or the shared torch was replaced).",
         "Nothing can be observed in that environment; matrix reports its cells as env-error.",
         "Read the resolver's message; pin the layer it names with --with, or run with network access.",
+        Layer.MATRIX,
+    ),
+    Rule(
+        "STC702", "ray-missing", Severity.ERROR,
+        "`matrix --executor ray` was asked for, but Ray is not installed in this environment.",
+        "Ray is an optional extra: the core never imports it, so nothing can be sent to a cluster without it.",
+        "pip install \"stcompat[ray]\" (on the driver and on every node), or leave --executor at local.",
+        Layer.MATRIX,
+    ),
+    Rule(
+        "STC703", "model-too-large-to-ship", Severity.ERROR,
+        "A model folder is larger than what `matrix --executor ray` sends to the workers as a Ray object, "
+        "and it lies under no --shared-path.",
+        "Workers share no file system with the driver: a large folder must be read where it is, on a path "
+        "every node sees.",
+        "Put the model under a folder every node mounts at the same path and pass that folder as --shared-path.",
+        Layer.MATRIX,
+    ),
+    Rule(
+        "STC704", "ray-unreachable", Severity.ERROR,
+        "`matrix --executor ray` could not start or reach the Ray cluster named by --address (or RAY_ADDRESS).",
+        "No cell can run without a cluster; nothing was built.",
+        "Check the address (`ray status` on the head node), or leave --address out to start a local instance.",
         Layer.MATRIX,
     ),
     # ---- convert, lock, stamp (STC75x) ------------------------------------------------------------
@@ -464,6 +575,41 @@ _RULES: tuple[Rule, ...] = (
         "knowledge covers.",
         Layer.COVERAGE,
     ),
+    # ---- convert --to onnx|openvino: exports (STC76x) ----------------------------------------------
+    Rule(
+        "STC760", "export-runtime-missing", Severity.ERROR,
+        "`convert --to onnx|openvino` or `serve --backend onnx|openvino` needs onnx, onnxruntime, openvino or "
+        "nncf, and one is not installed here.",
+        "The exporter, the runtime that is measured against torch, or the int8 quantizer is missing.",
+        "pip install 'stcompat[export]' (install torch first).",
+        Layer.ENVIRONMENT,
+    ),
+    Rule(
+        "STC761", "export-not-admitted", Severity.ERROR,
+        "The exported model's embeddings of the probe corpus kept fewer of each text's 10 nearest neighbours "
+        "than the threshold (default 0.99) against the torch model: typically an int8 export.",
+        "A faster model that returns other neighbours degrades retrieval with no error anywhere; the export "
+        "was not written.",
+        "Export without --quantize (fp32 exports keep the neighbours), lower --min-agreement deliberately, or "
+        "pass --allow-loss to write it marked not admitted (serve still refuses it).",
+        Layer.FINGERPRINT,
+    ),
+    Rule(
+        "STC762", "export-unsupported-model", Severity.ERROR,
+        "The model has no text Transformer module first (StaticEmbedding, Router, a multimodal or custom "
+        "module), or it is not a SentenceTransformer: only a Transformer's forward pass is exported.",
+        "Everything around the graph runs as sentence-transformers code; a pipeline without that module has "
+        "nothing the exporter takes.",
+        "Serve it with the torch backend.",
+        Layer.ST_MODULES,
+    ),
+    Rule(
+        "STC763", "export-failed", Severity.ERROR,
+        "torch.onnx.export raised while tracing the model's forward pass.",
+        "The architecture (or this transformers release's code for it) does not export with this torch.",
+        "Read the exporter's message; try another torch or transformers release, or serve with torch.",
+        Layer.COVERAGE,
+    ),
     # ---- serve: the start-up guard (STC85x) -----------------------------------------------------
     Rule(
         "STC850", "serve-check-refused", Severity.ERROR,
@@ -502,13 +648,43 @@ _RULES: tuple[Rule, ...] = (
         "Serve it with a server built for sparse retrieval, or serve a dense model.",
         Layer.INPUT,
     ),
+    Rule(
+        "STC854", "serve-backend-refused", Severity.ERROR,
+        "`stcompat serve --backend onnx|openvino`: the exported model's embeddings of the probe corpus, "
+        "measured at start-up against the same folder run by torch, kept fewer of each text's 10 nearest "
+        "neighbours than --min-agreement (default 0.99).",
+        "The backend is faster only by returning other vectors: a search index built with the torch model "
+        "would get other neighbours.",
+        "Serve with --backend torch, or an fp32 export (no --quantize). --allow-unsafe does not override "
+        "this: the torch backend serves the same model correctly.",
+        Layer.FINGERPRINT,
+    ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
     Rule(
         "STC901", "target-not-covered", Severity.WARNING,
         "The target sentence-transformers release is not in the knowledge base (or none was given).",
         "check cannot predict what that release does.",
-        "Rebuild the knowledge (python tools/build_kb.py) or target a covered release (`stcompat kb`).",
+        "Run `stcompat kb update` (builds the facts of newer releases from the package registry), or target "
+        "a covered release (`stcompat kb`).",
         Layer.COVERAGE, Effect.UNKNOWN,
+    ),
+    Rule(
+        "STC904", "kb-update-unusable", Severity.WARNING,
+        "The knowledge `stcompat kb update` cached (under the stcompat cache, kb/) cannot be used: unreadable, "
+        "not JSON or cut short, another schema, rows lacking the bundled rows' fields, or made over other "
+        "bundled data (stcompat was upgraded since).",
+        "Releases only that update knew about are \"not covered\" again (STC901); the bundled knowledge answers.",
+        "Run `stcompat kb update` again (it rewrites the file), or delete the file named.",
+        Layer.COVERAGE,
+    ),
+    Rule(
+        "STC905", "kb-update-failed", Severity.ERROR,
+        "`stcompat kb update` could not build the facts of newer releases: --offline with no cached index or "
+        "artifact, the package registry unreachable, or an artifact the extractors cannot read.",
+        "The knowledge stays as it was (bundled data plus any earlier update).",
+        "Run it again with access to the package registry (or without --offline); the message names what is "
+        "missing.",
+        Layer.COVERAGE,
     ),
     Rule(
         "STC903", "other-model-kind", Severity.INFO,

@@ -38,6 +38,17 @@ class InputError(StcompatError):
         """The argument or option value at fault, when there is one."""
 
 
+class KbUpdateError(StcompatError):
+    """`stcompat kb update` could not build the facts (STC905): offline with nothing cached, the registry
+    unreachable, or an artifact the extractors cannot read. The bundled knowledge and any earlier update
+    stay as they were."""
+
+    def __init__(self, message: str, part: str | None = None) -> None:
+        super().__init__("STC905", message)
+        self.part = part
+        """The knowledge part being built (``transformers``...), when the failure is in one."""
+
+
 class ModelReadError(StcompatError):
     """A file of a model folder cannot be read safely (STC005, STC010-STC017).
 
@@ -111,6 +122,11 @@ class EnvBuildError(StcompatError):
         """The environment's spec hash."""
         self.step = step
         """The build step that failed (``uv venv``, ``torch install``, ...)."""
+
+
+class ExecutorError(StcompatError):
+    """``matrix --executor ray`` cannot run: Ray missing (STC702), a model too large to send and on no
+    shared path (STC703), or no cluster reachable (STC704)."""
 
 
 class ConvertError(StcompatError):

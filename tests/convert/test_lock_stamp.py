@@ -15,6 +15,7 @@ import pytest
 
 from conftest import fixture_path
 from stcompat.checker import check
+from stcompat.kb.query import knowledge
 from stcompat.convert.lock import lock
 from stcompat.convert.stamp import stamp, write_stamp
 from stcompat.errors import ConvertError
@@ -28,7 +29,8 @@ def lines(model) -> dict[str, str]:
 def test_lock_of_a_62_save():
     assert lines(fixture_path("6.2.0", "bert_plain")) == {
         "sentence-transformers": ">=6.0.0,<=6.2.0",  # Normalize moved to base.modules in 6.0
-        "transformers": ">=5.0.0,<=5.24.0", "tokenizers": ">=0.19,<=0.23.3", "huggingface-hub": ">=1.3.0,<=2.4.0",
+        # the upper bound is the newest transformers the knowledge covers
+        "transformers": f">=5.0.0,<={knowledge().document('transformers')['releases'][-1]['version']}", "tokenizers": ">=0.19,<=0.23.3", "huggingface-hub": ">=1.3.0,<=2.4.0",
         "torch": ">=2.2"}
 
 

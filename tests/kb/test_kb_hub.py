@@ -1,6 +1,6 @@
 """The committed huggingface_hub knowledge: a consistent file, and known facts answered through kb/query.
 
-No network: this reads the JSON written by tools/kb/hub_facts.py. Lookups go through ``Knowledge.hub_exports``
+No network: this reads the JSON written by src/stcompat/kbbuild/hub_facts.py. Lookups go through ``Knowledge.hub_exports``
 and ``Knowledge.hub_first_release_without``; the raw file is read only for its own consistency and for facts
 kb/query does not serve (rows are then looked up by their exact version).
 """

@@ -1,6 +1,7 @@
 """The committed transformers and tokenizers knowledge: consistent files, and known facts answered through kb/query.
 
-No network: these read the JSON written by tools/kb/transformers_facts.py and tools/kb/tokenizers_facts.py.
+No network: these read the JSON written by stcompat/kbbuild/transformers_facts.py and
+stcompat/kbbuild/tokenizers_facts.py.
 Lookups go through kb/query (``model_type_known``, ``first_transformers_with``, ``transformers_requires``,
 ``torch_load_floor``, ``reads_merges_pairs``, ...); the raw files are read only for their own consistency and
 for facts kb/query does not serve (rows are then looked up by their exact version).

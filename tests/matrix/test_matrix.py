@@ -51,6 +51,23 @@ def test_probe_and_classify_in_this_environment(copy_model):
     assert failed["error"]["traceback_tail"]
 
 
+def test_an_environment_that_cannot_be_built_makes_env_error_cells(tmp_path):
+    # The local executor's plumbing without building anything: a torch that does not exist, offline,
+    # in an empty cache, fails in uv at once; every cell of that release is env-error, the rest go on.
+    from stcompat.matrix.runner import run_matrix
+
+    ticks: list[str] = []
+    models = [fixture_path("6.2.0", "bert_plain"), fixture_path("2.7.0", "bert_prompts")]
+    result = run_matrix(models, ["6.2.0"], reference="6.2.0", offline=True, torch="torch==0.0.0",
+                        cache_dir=tmp_path, on_progress=ticks.append)
+    assert result.releases == ("6.2.0",) and [c.outcome for c in result.cells] == ["env-error", "env-error"]
+    cell = result.cells[0]
+    assert cell.error["type"] == "EnvBuildError" and cell.reasons == (cell.error["message"],)
+    assert "torch install failed" in cell.reasons[0] and "sentence-transformers==6.2.0" in cell.pins
+    assert ticks[0] == "env 6.2.0" and sorted(ticks[1:]) == ["bert_plain @ 6.2.0", "bert_prompts @ 6.2.0"]
+    assert not list(tmp_path.glob(".build-*"))  # a failed build leaves nothing behind
+
+
 @pytest.mark.slow
 def test_real_matrix_current_and_an_older_release(tmp_path, minilm):
     """A small real matrix (current environment + ST 2.7.0), graded against check on the spot."""

@@ -28,7 +28,7 @@ def test_json_schema_and_exit_1_for_fails():
     assert first["predicted_error"] == {"type": "ModuleNotFoundError",
                                         "message": "No module named 'sentence_transformers.base'"}
     assert {"code", "effect", "file", "key", "message"} <= set(first["findings"][0])
-    assert first["fix"] == ["sentence-transformers>=5.4.0"]
+    assert first["fix"] == ["sentence-transformers==5.4.0"]
 
 
 def test_exit_codes_ok_degraded_and_fail_on(minilm):

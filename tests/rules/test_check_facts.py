@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from packaging.version import Version
 
 from conftest import fixture_entries, fixture_path, truth_stacks
 from stcompat.checker import check
@@ -31,7 +32,10 @@ def test_22_rejects_23_pooling_keys():
     assert result.verdict == "fails"
     assert (result.predicted_error.type, result.predicted_error.message) == (
         "TypeError", "Pooling.__init__() got an unexpected keyword argument 'pooling_mode_weightedmean_tokens'")
-    assert result.fix == ("sentence-transformers>=2.3.0",)
+    # the oldest release that reads the keys, and the transformers its Requires-Dist (>=4.32.0) asks for
+    assert result.fix == ("sentence-transformers==2.3.0", "transformers==4.32.1")
+    assert "transformers 4.30.2 -> 4.32.1: sentence-transformers 2.3.0 requires transformers<5.0.0,>=4.32.0" \
+        in result.fix_notes
 
 
 def test_23_rejects_include_prompt():
@@ -39,7 +43,7 @@ def test_23_rejects_include_prompt():
     assert result.predicted_error.message == "Pooling.__init__() got an unexpected keyword argument 'include_prompt'"
     failing = [f for f in result.findings if f.code == "STC102"][0]
     assert (failing.file, failing.key) == ("1_Pooling/config.json", "include_prompt")
-    assert result.fix == ("sentence-transformers>=2.4.0",)
+    assert result.fix == ("sentence-transformers==2.4.0",)
 
 
 @pytest.mark.parametrize("old", ["3.0.1", "4.1.0", "5.3.0"])
@@ -48,15 +52,16 @@ def test_54_save_on_53_or_older(old):
     assert result.verdict == "fails"
     assert result.predicted_error.type == "ModuleNotFoundError"
     assert result.predicted_error.message == "No module named 'sentence_transformers.base'"
-    assert result.fix == ("sentence-transformers>=5.4.0",)
-    assert "sentence-transformers 5.4.0 requires transformers<6.0.0,>=4.41.0" in result.fix_notes
+    assert result.fix == ("sentence-transformers==5.4.0",)  # its transformers<6.0.0,>=4.41.0 admits the target's
+    assert f"sentence-transformers {old} -> 5.4.0: clears STC101" in result.fix_notes
 
 
 def test_6x_normalize_on_5x():
     result = one(fixture_path("6.2.0", "bert_plain"), "5.7.0")
     assert result.verdict == "fails"
     assert result.predicted_error.message == "No module named 'sentence_transformers.base.modules.normalize'"
-    assert result.fix == ("sentence-transformers>=6.0.0",)
+    # 6.0.0 and 6.1.0 cap huggingface-hub below 2.0 (the target has 2.4.0): 6.2.0 alone moves one package
+    assert result.fix == ("sentence-transformers==6.2.0",)
 
 
 def test_static_embedding_before_32():
@@ -78,7 +83,8 @@ def test_bpe_pairs_on_old_tokenizers_but_not_wordpiece():
     assert bpe.predicted_error.type == "Exception"
     assert bpe.predicted_error.message.startswith(
         "data did not match any variant of untagged enum ModelWrapper at line ")
-    assert bpe.fix == ("tokenizers>=0.20",)
+    # tokenizers 0.20 reads pairs, and transformers 4.41.2 caps tokenizers below 0.20: both move
+    assert bpe.fix == ("transformers==4.45.2", "tokenizers==0.20.3")
     wordpiece = one(fixture_path("3.4.1", "bert_plain"), "3.0.1")
     assert "STC301" not in codes(wordpiece)
     strings = one(fixture_path("3.0.1", "roberta_plain"), "3.0.1")
@@ -100,7 +106,7 @@ def test_similarity_fn_ignored_before_30():
     result = one(fixture_path("3.0.1", "bert_simfn"), "2.7.0")
     assert result.verdict == "degraded"
     assert "STC111" in codes(result)
-    assert result.fix == ("sentence-transformers>=3.0.0",)
+    assert result.fix == ("sentence-transformers==3.0.0",)
 
 
 def test_truncate_dim_saved_from_54_and_ignored_before():
@@ -141,7 +147,13 @@ def test_every_fixture_is_ok_on_the_release_that_saved_it(entry):
 @pytest.mark.parametrize("entry", ST_ENTRIES, ids=lambda e: e["path"])
 def test_every_fixture_loads_on_the_newest_release(entry):
     result = one(fixture_path(entry["release"], entry["variant"]), "6.2.0")
-    assert result.verdict == "ok", [(f.code, f.message) for f in result.findings]
+    findings = [(f.code, f.message) for f in result.findings]
+    if entry["variant"] in ("bert_fp16", "bert_bf16") and Version(entry["versions"]["transformers"]).major < 5:
+        # Loads, but transformers 5 computes a half-precision save of transformers 4 in half precision
+        # (tests/rules/test_half_precision.py); nothing else may be found.
+        assert result.verdict == "degraded" and {code for code, _ in findings} == {"STC203"}, findings
+        return
+    assert result.verdict == "ok", findings
 
 
 def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm):
@@ -152,7 +164,7 @@ def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm
     assert result.predicted_error.message.startswith(
         f"Error no file named pytorch_model.bin, tf_model.h5, model.ckpt.index or flax_model.msgpack found in "
         f"directory {minilm}")
-    assert result.fix == ("transformers>=4.30",)
+    assert result.fix == ("transformers==4.30.2",)  # the rule's own bound: reads them and depends on safetensors
     assert "STC402" not in codes(one(minilm, "2.2.2"))  # 4.30.2 reads it and depends on safetensors
 
 
@@ -179,7 +191,8 @@ def test_st_222_cannot_import_with_hub_026(minilm):
         "ImportError", "cannot import name 'cached_download' from 'huggingface_hub'")
     # The hub cap alone: STC120 is about the environment layer, and ST 2.2.2 "upgraded" to itself is no
     # fix (0.1 read the code's digits as an ST-layer problem and printed sentence-transformers>=2.2.2).
-    assert result.fix == ("huggingface-hub<0.26",) and result.fix_notes == ()
+    assert result.fix == ("huggingface-hub==0.25.2",)
+    assert result.fix_notes == ("huggingface-hub 0.26.0 -> 0.25.2: clears STC120",)
     assert "STC120" not in codes(one(minilm, "2.2.2"))  # hub 0.16.4
     assert "STC120" not in codes(one(minilm, "2.3.1"))  # 2.3 no longer imports it
 

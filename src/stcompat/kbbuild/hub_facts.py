@@ -30,7 +30,7 @@ comes from the vendored ``_attach``, ``getattr_serves_only_table`` says whether 
 ends in ``raise AttributeError`` for names outside the table and ``submodules`` (then it serves nothing more
 than the exports listed here).
 
-Run ``python -m tools.kb.hub_facts`` to rewrite ``src/stcompat/kb/data/huggingface_hub.json``.
+Run ``python -m stcompat.kbbuild.hub_facts`` to rewrite ``src/stcompat/kb/data/huggingface_hub.json``.
 """
 
 from __future__ import annotations
@@ -39,16 +39,15 @@ import ast
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
 
 from packaging.version import Version
 
-from tools.kb import output, pypi
+from . import output, pypi
 
 SCHEMA = "stcompat.kb.huggingface_hub/1"
 PACKAGE = "huggingface_hub"
 FIRST_MINOR = Version("0.4")
-OUTPUT = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data" / "huggingface_hub.json"
+OUTPUT = output.DATA / "huggingface_hub.json"
 
 INIT = "huggingface_hub/__init__.py"
 LAZY_TABLE = "_SUBMOD_ATTRS"
@@ -72,7 +71,7 @@ NOTE = ("Only the last patch release of each minor version from 0.4 is scanned (
         "__getattr__ (from the vendored _attach) raises AttributeError for anything outside the lazy table and "
         "submodules (null without a __getattr__). unresolved_exports: lazy-table names that their submodule "
         "does not bind at module level (then 'from huggingface_hub import NAME' would fail there too). "
-        "See tools/kb/hub_facts.py.")
+        "See stcompat/kbbuild/hub_facts.py.")
 
 
 # --- reading __init__.py -------------------------------------------------------------------------------------
@@ -360,11 +359,31 @@ def exports_at(document: dict, version: str) -> list[str]:
                   and not any(order.index(start) <= index < order.index(end) for start, end in gaps.get(name, [])))
 
 
-def build() -> dict:
-    """The huggingface_hub part of the knowledge base."""
-    artifacts = pypi.last_patch_wheels(PACKAGE, FIRST_MINOR)
+def select(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, pypi.Artifact]:
+    """The releases the knowledge covers (each minor's last patch from FIRST_MINOR) and their wheels."""
+    return pypi.last_patch_wheels(PACKAGE, FIRST_MINOR, all_releases)
+
+
+def extract(artifacts: dict[str, pypi.Artifact]) -> list[dict]:
+    """One row per release (with its ``exports``), in the order given (oldest first)."""
     with ThreadPoolExecutor(8) as pool:
-        rows = list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+        return list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+
+
+def build(until: datetime | None = None) -> dict:
+    """The huggingface_hub part of the knowledge base (releases published up to ``until``)."""
+    all_releases = pypi.releases(PACKAGE, until=until)
+    return assemble(extract(select(all_releases)), all_releases)
+
+
+def rows_of(document: dict) -> list[dict]:
+    """A written document's rows with their ``exports`` back (the document stores only the spans)."""
+    return [{**row, "exports": exports_at(document, row["version"])} for row in document["releases"]]
+
+
+def assemble(rows: list[dict], all_releases: dict[str, list[pypi.Artifact]] | None = None) -> dict:
+    """The document from rows that carry their ``exports`` (oldest first); the spans replace them."""
+    rows = [dict(row) for row in rows]
     first, last, gaps = export_spans(rows)
     exports = {row["version"]: row.pop("exports") for row in rows}
     document = {

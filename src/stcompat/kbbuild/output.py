@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data"
+DATA = Path(__file__).resolve().parents[1] / "kb" / "data"
+"""The bundled knowledge base (src/stcompat/kb/data), which tools/build_kb.py regenerates."""
 
 
 def dumps(document: dict) -> str:
@@ -25,9 +26,9 @@ def dumps(document: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(document: dict, name: str) -> Path:
-    """Write ``document`` as kb/data/<name>; returns the path."""
-    out = DATA / name
+def write(document: dict, name: str, directory: Path = DATA) -> Path:
+    """Write ``document`` as <directory>/<name> (default: the bundled kb/data); returns the path."""
+    out = directory / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dumps(document), encoding="utf-8")
     return out

@@ -18,10 +18,11 @@ from typing import Any
 
 from packaging.version import Version
 
-from tools.kb import output
+from . import output
 
 SCHEMA = "stcompat.kb.period_stacks/1"
-MANIFEST = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "manifest.json"
+# The source checkout's fixture manifest: only tools/build_kb.py reads it (an installed package has no tests/).
+MANIFEST = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "manifest.json"
 OUTPUT = "period_stacks.json"
 
 LAYERS = ("transformers", "tokenizers", "huggingface_hub", "numpy")

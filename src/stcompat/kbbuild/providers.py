@@ -191,6 +191,8 @@ def contents(artifact: pypi.Artifact) -> Contents:
     if cache.is_file():
         raw = json.loads(cache.read_text())
         return Contents(raw["filename"], tuple(raw["top_level"]), tuple(raw["requires"]))
+    if pypi.is_offline() and artifact.filename.endswith(".whl"):  # an sdist goes through pypi.download's check
+        raise pypi.OfflineMiss(f"offline, and what {artifact.filename} holds is not in the cache ({cache.parent})")
     found = _wheel_contents(artifact) if artifact.filename.endswith(".whl") else _sdist_contents(artifact)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"filename": found.filename, "top_level": list(found.top_level),

@@ -9,9 +9,12 @@ import hashlib
 import json
 import os
 import tarfile
+import threading
 import urllib.request
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urljoin
@@ -20,6 +23,32 @@ from packaging.version import InvalidVersion, Version
 
 INDEX = os.environ.get("STCOMPAT_PYPI_JSON", "https://pypi.org/pypi/{name}/json")
 CACHE = Path(os.environ.get("STCOMPAT_CACHE", Path.home() / ".cache" / "stcompat")) / "artifacts"
+INDEX_CACHE = CACHE.parent / "index"
+"""Each project's JSON document as last fetched: what an offline run lists releases from."""
+
+# Process-wide, not thread-local: the extractors fan out over thread pools.
+_OFFLINE_ALL = False
+_FETCHED: dict[str, tuple[str, str]] = {}
+
+
+class OfflineMiss(LookupError):
+    """Offline, and the index document or artifact asked for is not in the cache."""
+
+
+@contextmanager
+def offline(enabled: bool = True):
+    """Within the block (this thread and the extractors' worker threads), use only the cache: no request."""
+    global _OFFLINE_ALL
+    saved, _OFFLINE_ALL = _OFFLINE_ALL, enabled
+    try:
+        yield
+    finally:
+        _OFFLINE_ALL = saved
+
+
+def is_offline() -> bool:
+    """Whether requests are switched off (see ``offline``)."""
+    return _OFFLINE_ALL
 
 
 @dataclass(frozen=True)
@@ -49,16 +78,47 @@ class Artifact:
 
 
 def project(name: str) -> dict:
-    """The project's JSON document (all releases)."""
+    """The project's JSON document (all releases); kept in the cache, which is all an offline run reads."""
     url = INDEX.format(name=name)
+    cached = INDEX_CACHE / f"{name}.json"
+    if is_offline():
+        if not cached.is_file():
+            raise OfflineMiss(f"offline, and no index of {name!r} is cached ({cached}); run once without --offline")
+        document = json.loads(cached.read_text(encoding="utf-8"))
+        document["_url"] = url
+        document["_fetched"] = datetime.fromtimestamp(cached.stat().st_mtime).astimezone().isoformat()
+        _FETCHED[name] = (url, document["_fetched"])
+        return document
     with urllib.request.urlopen(url, timeout=60) as response:
-        document = json.load(response)
+        raw = response.read()
+    document = json.loads(raw)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+    partial.write_bytes(raw)
+    partial.replace(cached)
     document["_url"] = url
+    document["_fetched"] = datetime.now().astimezone().isoformat()
+    _FETCHED[name] = (url, document["_fetched"])
     return document
 
 
-def releases(name: str, include_prereleases: bool = False) -> dict[str, list[Artifact]]:
-    """Version -> artifacts, sorted by version; yanked files and empty releases are left out."""
+def index_read(name: str) -> tuple[str, str] | None:
+    """(url, when it was fetched) of the index ``project(name)`` last read in this process."""
+    return _FETCHED.get(name)
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def published(artifacts: list[Artifact]) -> datetime:
+    """When a release appeared: its first file's upload time."""
+    return min(_time(a.upload_time) for a in artifacts)
+
+
+def releases(name: str, include_prereleases: bool = False, until: datetime | None = None) -> dict[str, list[Artifact]]:
+    """Version -> artifacts, sorted by version; yanked files and empty releases are left out, and so are
+    releases first published after ``until`` (the knowledge as it could have been built then)."""
     document = project(name)
     found: dict[str, list[Artifact]] = {}
     for version, files in document["releases"].items():
@@ -74,7 +134,7 @@ def releases(name: str, include_prereleases: bool = False) -> dict[str, list[Art
                      f.get("requires_python"))
             for f in files if not f.get("yanked")
         ]
-        if artifacts:
+        if artifacts and (until is None or published(artifacts) <= until):
             found[version] = artifacts
     return dict(sorted(found.items(), key=lambda item: Version(item[0])))
 
@@ -95,13 +155,15 @@ def download(artifact: Artifact) -> Path:
     target = CACHE / artifact.name / artifact.filename
     if target.is_file() and _sha256(target) == artifact.sha256:
         return target
+    if is_offline():
+        raise OfflineMiss(f"offline, and {artifact.filename} is not in the cache ({target.parent})")
     target.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(artifact.url, timeout=300) as response:
         data = response.read()
     digest = hashlib.sha256(data).hexdigest()
     if digest != artifact.sha256:
         raise RuntimeError(f"{artifact.filename}: sha256 {digest} does not match PyPI's {artifact.sha256}")
-    partial = target.with_suffix(target.suffix + ".part")
+    partial = target.with_suffix(f"{target.suffix}.{os.getpid()}.{threading.get_ident()}.part")
     partial.write_bytes(data)
     partial.replace(target)
     return target
@@ -185,14 +247,16 @@ def requires_python(metadata: str) -> str | None:
     return None
 
 
-def last_patch_wheels(name: str, first: Version) -> dict[str, Artifact]:
+def last_patch_wheels(name: str, first: Version, all_releases: dict[str, list[Artifact]] | None = None
+                      ) -> dict[str, Artifact]:
     """The pure-Python wheel of every minor series' last patch from ``first`` on; ValueError if one lacks it."""
-    artifacts = {version: pick(files, prefer="wheel") for version, files in last_patches(releases(name), first).items()}
+    chosen = last_patches(releases(name) if all_releases is None else all_releases, first)
+    artifacts = {version: pick(files, prefer="wheel") for version, files in chosen.items()}
     for version, artifact in artifacts.items():
         if not artifact.filename.endswith(".whl"):
             raise ValueError(f"{name} {version}: no pure-Python wheel")
     return artifacts
 
 
-__all__ = ["Artifact", "download", "earlier_patches", "last_patch_wheels", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
+__all__ = ["Artifact", "OfflineMiss", "download", "is_offline", "offline", "published", "earlier_patches", "last_patch_wheels", "last_patches", "members", "metadata_text", "pick", "project", "read_member",
            "releases", "requires_python"]

@@ -27,9 +27,9 @@ Nothing downloaded is imported or executed.
 
 from __future__ import annotations
 
-import json
-
 import ast
+import datetime
+import json
 import re
 import sys
 from email.parser import Parser
@@ -40,6 +40,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
 from . import output, providers, pypi, st_reader, st_requirements
+from .source_text import raised_message
 
 PACKAGE = "sentence-transformers"
 FIRST = Version("2.0.0")
@@ -406,9 +407,25 @@ def _import_time_imports(release: Release) -> tuple[list[str], list[str]]:
     - the third-party top-level modules it imports (e.g. ``PIL`` in ST <= 2.2, which came with
       torchvision rather than from a declared dependency).
     """
+    names, third_party, _ = _import_walk(release)
+    return names, third_party
+
+
+def _transformers_submodule_imports(release: Release) -> list[str]:
+    """``module:name`` for every unguarded ``from transformers.<submodule> import NAME`` that
+    ``import sentence_transformers`` runs (2.4.0 takes ``is_nltk_available`` from
+    ``transformers.utils.import_utils``, which transformers defines from 4.34 only, below the floor
+    2.4.0 declares). ``from transformers import NAME`` goes through transformers' lazy table: left out."""
+    return _import_walk(release)[2]
+
+
+def _import_walk(release: Release) -> tuple[list[str], list[str], list[str]]:
+    """(huggingface_hub names, third-party top-level modules, transformers submodule names) of the
+    import-time walk, each in import order."""
     seen: set[str] = set()
     queue = ["sentence_transformers"]  # a stack: depth-first, roughly the order Python runs them
     names: list[str] = []  # in import order: Python names the first missing one
+    from_transformers: list[str] = []
     third_party: set[str] = set()
     stdlib = set(sys.stdlib_module_names)
     while queue:
@@ -423,6 +440,9 @@ def _import_time_imports(release: Release) -> tuple[list[str], list[str]]:
                 source = _absolute(module, release.is_package.get(module, False), node.level, node.module)
                 if source == "huggingface_hub" and not guarded:
                     names.extend(a.name for a in node.names if a.name != "*" and a.name not in names)
+                if source.startswith("transformers.") and node.level == 0 and not guarded:
+                    from_transformers.extend(f"{source}:{a.name}" for a in node.names
+                                             if a.name != "*" and f"{source}:{a.name}" not in from_transformers)
                 if source.startswith("sentence_transformers"):
                     queue.append(source)
                     queue.extend(f"{source}.{alias.name}" for alias in node.names)
@@ -434,7 +454,7 @@ def _import_time_imports(release: Release) -> tuple[list[str], list[str]]:
                     third_party.update(a.name.split(".")[0] for a in node.names
                                        if not a.name.startswith("sentence_transformers")
                                        and a.name.split(".")[0] not in stdlib)
-    return names, sorted(third_party)
+    return names, sorted(third_party), from_transformers
 
 
 def _root_construction(release: Release, modules: list[str]) -> dict[str, Any] | None:
@@ -467,6 +487,135 @@ def _root_construction(release: Release, modules: list[str]) -> dict[str, Any] |
                         h.type is not None and "TypeError" in ast.unparse(h.type) for h in inner.handlers):
                     fallback = True
             return {"any_class": any_class, "keywords": keywords + kwargs_keys, "typeerror_fallback": fallback}
+    return None
+
+
+def _custom_class_gate(release: Release) -> dict[str, Any] | None:
+    """Where importing a module class outside sentence_transformers needs ``trust_remote_code=True`` (6.0+):
+    the function that tests the ``sentence_transformers.`` prefix and raises under ``if not
+    trust_remote_code``, with the exception and its message template. None where a local folder's classes
+    are imported without asking (before 6.0)."""
+    for module in sorted(release.trees):
+        for function in ast.walk(release.trees[module]):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            if not any(isinstance(c, ast.Constant) and c.value == "sentence_transformers." for c in ast.walk(function)):
+                continue
+            for node in ast.walk(function):
+                if not (isinstance(node, ast.If) and isinstance(node.test, ast.UnaryOp)
+                        and isinstance(node.test.op, ast.Not) and isinstance(node.test.operand, ast.Name)
+                        and node.test.operand.id == "trust_remote_code"):
+                    continue
+                for inner in node.body:
+                    if isinstance(inner, ast.Raise) and (found := raised_message(inner)) and found[1]:
+                        location = next((ast.unparse(a.value) for a in node.body if isinstance(a, ast.Assign)
+                                         and any(isinstance(t, ast.Name) and t.id == "location" for t in a.targets)),
+                                        None)
+                        return {"function": f"{module}:{function.name}", "exception": found[0].rsplit(".", 1)[-1],
+                                "message": found[1], "location": location}
+    return None
+
+
+FALLBACK_FUNCTIONS = ("_load_auto_model", "_load_default_modules")
+"""What SentenceTransformer calls for a folder without modules.json (2.x-5.x, then 6.x)."""
+
+
+def _no_modules_fallback(release: Release) -> dict[str, Any] | None:
+    """What SentenceTransformer(path) builds for a folder without modules.json: the module classes its
+    fallback function constructs, and the pooling modes it passes to Pooling (as string constants, in the
+    call or in the variable the call passes). Every module folder of such a folder goes unused."""
+    for module in sorted(release.trees):
+        for cls in ast.walk(release.trees[module]):
+            if not (isinstance(cls, ast.ClassDef) and cls.name == "SentenceTransformer"):
+                continue
+            function = next((f for name in FALLBACK_FUNCTIONS for f in cls.body
+                             if isinstance(f, ast.FunctionDef) and f.name == name), None)
+            if function is None:
+                continue
+            built: list[str] = []
+            modes: list[str] = []
+            assigned = {t.id: n.value for n in ast.walk(function) if isinstance(n, ast.Assign)
+                        for t in n.targets if isinstance(t, ast.Name)}
+            for call in ast.walk(function):
+                if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id[:1].isupper()):
+                    continue
+                if call.func.id not in built:
+                    built.append(call.func.id)
+                if call.func.id != "Pooling":
+                    continue
+                for arg in list(call.args[1:]) + [k.value for k in call.keywords if k.arg == "pooling_mode"]:
+                    value = assigned.get(arg.id, arg) if isinstance(arg, ast.Name) else arg
+                    modes += [c.value.lower() for c in ast.walk(value) if isinstance(c, ast.Constant)
+                              and isinstance(c.value, str) and c.value.lower() not in modes]
+            return {"function": function.name, "module": module, "builds": built, "pooling_modes": modes}
+    return None
+
+
+def _functions(release: Release, name: str) -> list[tuple[str, ast.FunctionDef]]:
+    """(module, function) for every ``def name`` in the release, methods included."""
+    return [(module, node) for module in sorted(release.trees) for node in ast.walk(release.trees[module])
+            if isinstance(node, ast.FunctionDef) and node.name == name]
+
+
+def _called(function: ast.FunctionDef) -> set[str]:
+    """Names of the functions and methods a function calls (``f(...)`` and ``x.f(...)``)."""
+    names = set()
+    for call in ast.walk(function):
+        if isinstance(call, ast.Call):
+            if isinstance(call.func, ast.Name):
+                names.add(call.func.id)
+            elif isinstance(call.func, ast.Attribute):
+                names.add(call.func.attr)
+    return names
+
+
+def _returns_empty_when_none(function: ast.FunctionDef) -> bool:
+    """Whether the function has ``if X is None: return {}`` (a config reader that treats an absent file as
+    an empty config)."""
+    for node in ast.walk(function):
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and any(isinstance(op, ast.Is) for op in node.test.ops)
+                and any(isinstance(c, ast.Constant) and c.value is None for c in node.test.comparators)
+                and any(isinstance(b, ast.Return) and isinstance(b.value, ast.Dict) and not b.value.keys
+                        for b in node.body)):
+            return True
+    return False
+
+
+def _missing_module_folder(release: Release) -> dict[str, Any] | None:
+    """What the modules.json loop does with a module (Pooling, Dense...) whose folder is absent, read from
+    the function that calls ``module_class.load``:
+
+    - ``empty_config``: it passes the model path and ``subfolder=`` to the module's own ``load``, whose
+      config reader returns ``{}`` for an absent file (5.0+): the constructor runs without its required
+      arguments (TypeError, missing positional arguments);
+    - ``hub_download``: it resolves the folder with ``load_dir_path``, which downloads what is not on disk
+      with ``snapshot_download(repo_id=<the model path>)`` (2.3-4.x): huggingface_hub rejects a local path
+      as a repo id (HFValidationError);
+    - ``open_config``: it passes ``os.path.join(model path, module path)`` to ``load``, which opens the
+      config file there (2.2 and older): FileNotFoundError naming that file.
+    """
+    for module in sorted(release.trees):
+        for function in ast.walk(release.trees[module]):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            loads = [c for c in ast.walk(function) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                     and c.func.attr == "load" and isinstance(c.func.value, ast.Name)
+                     and c.func.value.id == "module_class"]
+            if not loads:
+                continue
+            where = f"{module}:{function.name}"
+            readers = [f for _, f in _functions(release, "load_config")]
+            if any(any(k.arg == "subfolder" for k in c.keywords) for c in loads) and any(
+                    _returns_empty_when_none(f) for f in readers):
+                return {"function": where, "behaviour": "empty_config"}
+            if "load_dir_path" in _called(function) and any(
+                    "snapshot_download" in _called(f) for _, f in _functions(release, "load_dir_path")):
+                return {"function": where, "behaviour": "hub_download"}
+            if any(c.args and isinstance(c.args[0], ast.Call) and ast.unparse(c.args[0].func) == "os.path.join"
+                   for c in loads):
+                return {"function": where, "behaviour": "open_config"}
+            return {"function": where, "behaviour": None}
     return None
 
 
@@ -583,12 +732,17 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
         "version_warning": _version_warning(release, loader_modules),
         "import_error_template": _import_error_template(release),
         "root_construction": _root_construction(release, loader_modules),
+        "no_modules_fallback": _no_modules_fallback(release),
+        "custom_class_gate": _custom_class_gate(release),
+        "missing_module_folder": _missing_module_folder(release),
         # 5.0+: modules.json is read only when config_sentence_transformers.json's model_type names the
         # loading class; otherwise the folder is loaded as a plain transformer (or converted, 5.4+).
         "model_type_gate": any(isinstance(n, ast.FunctionDef) and n.name == "_get_model_type"
                                for m in loader_modules for n in ast.walk(release.trees[m])),
         "hub_imports": hub_imports,
         "third_party_imports": third_party,
+        # `from transformers.<submodule> import NAME` at import time: transformers.json says which releases lack one
+        "transformers_imports": _transformers_submodule_imports(release),
         # who provides the imported modules that no declared dependency holds (PIL came with torchvision)
         "import_providers": {module: provider.record() for module, provider in sorted(providers.find(
             [str(r) for r in requirements], third_party, artifact.upload_time).items())},
@@ -600,19 +754,38 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
     }
 
 
-def build(versions: list[str] | None = None) -> dict[str, Any]:
-    """The sentence-transformers part of the knowledge base."""
-    import datetime
+def select(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, pypi.Artifact]:
+    """The releases the knowledge covers (every one from FIRST on) and the artifact each is read from."""
+    return {v: pypi.pick(files) for v, files in all_releases.items() if Version(v) >= FIRST}
 
-    all_releases = pypi.releases(PACKAGE)
-    chosen = [v for v in all_releases if Version(v) >= FIRST and (versions is None or v in versions)]
-    facts = [release_facts(pypi.pick(all_releases[v])) for v in chosen]
+
+def extract(artifacts: dict[str, pypi.Artifact]) -> list[dict[str, Any]]:
+    """One row per release, oldest first."""
+    return [release_facts(artifacts[v]) for v in sorted(artifacts, key=Version)]
+
+
+def assemble(rows: list[dict[str, Any]], all_releases: dict[str, list[pypi.Artifact]] | None = None) -> dict[str, Any]:
+    """The document from its rows (oldest first); nothing here spans releases."""
     return {
         "schema": "stcompat.kb.sentence_transformers/1",
         "built": datetime.date.today().isoformat(),
         "package": PACKAGE,
-        "releases": facts,
+        "releases": rows,
     }
+
+
+def build(versions: list[str] | None = None, until: datetime.datetime | None = None) -> dict[str, Any]:
+    """The sentence-transformers part of the knowledge base (releases published up to ``until``)."""
+    all_releases = pypi.releases(PACKAGE, until=until)
+    chosen = {v: a for v, a in select(all_releases).items() if versions is None or v in versions}
+    return assemble(extract(chosen), all_releases)
+
+
+def summary(document: dict[str, Any]) -> dict[str, Any]:
+    """The reader's summary (kb/query.ReaderFacts, kb/data/reader_facts.json) of a document's releases."""
+    from stcompat.kb.query import StRelease, reader_facts
+
+    return reader_facts([StRelease(r) for r in document["releases"]]).as_dict()
 
 
 def main() -> None:
@@ -625,12 +798,9 @@ def main() -> None:
     out = output.write(document, "sentence_transformers.json")
     print(f"wrote {out} ({out.stat().st_size} bytes)", file=sys.stderr)
     # The reader's summary (kb/query.ReaderFacts), derived from the document just written.
-    from stcompat.kb.query import StRelease, reader_facts
-
-    facts = reader_facts([StRelease(r) for r in document["releases"]])
-    summary = output.DATA / "reader_facts.json"
-    summary.write_text(json.dumps(facts.as_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {summary}", file=sys.stderr)
+    path = output.DATA / "reader_facts.json"
+    path.write_text(json.dumps(summary(document), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

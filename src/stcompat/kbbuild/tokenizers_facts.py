@@ -9,7 +9,7 @@ saved that way fails to load in tokenizers <= 0.19 with serde's
 ``data did not match any variant of untagged enum ModelWrapper`` (the BPE variant rejects the pairs, so no
 variant of the untagged ``ModelWrapper`` enum matches).
 
-Run ``python -m tools.kb.tokenizers_facts`` to rewrite ``src/stcompat/kb/data/tokenizers.json``.
+Run ``python -m stcompat.kbbuild.tokenizers_facts`` to rewrite ``src/stcompat/kb/data/tokenizers.json``.
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
 
 from packaging.version import Version
 
-from tools.kb import output, pypi
+from . import output, pypi
 
 SCHEMA = "stcompat.kb.tokenizers/1"
 PACKAGE = "tokenizers"
 FIRST_MINOR = Version("0.10")
-OUTPUT = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data" / "tokenizers.json"
+OUTPUT = output.DATA / "tokenizers.json"
 
 PAIRS_ERROR = "data did not match any variant of untagged enum ModelWrapper"
 PAIRS_ERROR_SOURCE = "serde untagged enum error, measured (see research/field.md #11)"
@@ -132,18 +131,31 @@ def first_patch_with(all_releases: dict[str, list[pypi.Artifact]], found: str | 
     return found
 
 
-def build() -> dict:
-    """The tokenizers part of the knowledge base."""
-    all_releases = pypi.releases(PACKAGE)
-    chosen = pypi.last_patches(all_releases, FIRST_MINOR)
+def select(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, pypi.Artifact]:
+    """The releases the knowledge covers (each minor's last patch from FIRST_MINOR) and their sdists."""
     artifacts = {}
-    for version, files in chosen.items():
+    for version, files in pypi.last_patches(all_releases, FIRST_MINOR).items():
         artifact = pypi.pick(files, prefer="sdist")
         if artifact.packagetype != "sdist":
             raise ValueError(f"tokenizers {version}: no sdist")
         artifacts[version] = artifact
+    return artifacts
+
+
+def extract(artifacts: dict[str, pypi.Artifact]) -> list[dict]:
+    """One row per release, in the order given (oldest first)."""
     with ThreadPoolExecutor(8) as pool:
-        rows = list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+        return list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+
+
+def build(until: datetime | None = None) -> dict:
+    """The tokenizers part of the knowledge base (releases published up to ``until``)."""
+    all_releases = pypi.releases(PACKAGE, until=until)
+    return assemble(extract(select(all_releases)), all_releases)
+
+
+def assemble(rows: list[dict], all_releases: dict[str, list[pypi.Artifact]]) -> dict:
+    """The document from its rows (oldest first), with the facts that span releases."""
     reading = [row["version"] for row in rows if row["reads_merges_pairs"]]
     writing = [row["version"] for row in rows if row["writes_merges_pairs"]]
     return {
@@ -156,7 +168,7 @@ def build() -> dict:
                  "first minor with the fact are read too. reads_merges_pairs: "
                  "BPE deserialization accepts merges as [a, b] pairs; reads_merges_strings: it accepts the "
                  "legacy 'a b' strings; writes_merges_pairs: BPE serialization writes pairs. Decided from the "
-                 "Rust source in the sdist (source: the file read), see tools/kb/tokenizers_facts.py."),
+                 "Rust source in the sdist (source: the file read), see stcompat/kbbuild/tokenizers_facts.py."),
         "releases": rows,
         "first_release_reading_pairs": first_patch_with(all_releases, reading[0] if reading else None,
                                                         "reads_merges_pairs"),

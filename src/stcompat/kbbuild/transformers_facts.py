@@ -19,29 +19,30 @@ plain text, never importing anything from the wheel:
   file it reads, with ``constants``: the values of the module-level names its fields use (``WEIGHTS_NAME =
   "pytorch_model.bin"`` in ``transformers/utils/__init__.py``, ``file_utils.py`` up to 4.17).
 
-Run ``python -m tools.kb.transformers_facts`` to rewrite ``src/stcompat/kb/data/transformers.json``.
+Run ``python -m stcompat.kbbuild.transformers_facts`` to rewrite ``src/stcompat/kb/data/transformers.json``.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
+from functools import lru_cache
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tools.kb import output, pypi
-from tools.kb.source_text import raised_message
+from . import output, pypi, tokenizer_files_facts
+from .source_text import raised_message
 
 SCHEMA = "stcompat.kb.transformers/1"
 PACKAGE = "transformers"
 FIRST_MINOR = Version("4.6")
-OUTPUT = Path(__file__).resolve().parents[2] / "src" / "stcompat" / "kb" / "data" / "transformers.json"
+OUTPUT = output.DATA / "transformers.json"
 
 REQUIREMENTS = ("tokenizers", "huggingface-hub", "safetensors", "torch", "numpy")
 """Base requirements (no extra) whose specifiers are recorded."""
@@ -71,7 +72,13 @@ NOTE = ("model_types of a scanned release R = every key of first_release_with_mo
         "below it, safetensors are not affected; first_release_refusing_torch_load is exact to the patch (the "
         "earlier patches of the first scanned minor with the check are read too). "
         "no_weights_error.constants holds the values of the names its message fields read (WEIGHTS_NAME, ...), "
-        "as that release's modeling_utils imports them.")
+        "as that release's modeling_utils imports them. "
+        "default_dtype is the dtype PreTrainedModel.from_pretrained loads with when the caller passes none, as "
+        "its code sets it (\"auto\": the dtype config.json's dtype/torch_dtype or the weights declare; null: "
+        "torch's default, float32). "
+        "pickle_load_errors: the errors load_state_dict raises in place of torch.load's own for a pickle it "
+        "cannot load (lfs_pointer: the file starts with 'version'; unreadable: anything else, e.g. a truncated "
+        "zip); null where torch.load's error goes through unchanged.")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -316,7 +323,8 @@ def weights_facts(source: str | None, sources: dict[str, str]) -> dict:
     raises when a folder holds no weights file it can read (the message template, fields kept), with
     the values of the module-level constants its fields name (``WEIGHTS_NAME`` -> ``pytorch_model.bin``)."""
     if source is None:
-        return {"reads_safetensors": None, "no_weights_error": None}
+        return {"reads_safetensors": None, "no_weights_error": None, "default_dtype": None,
+                "pickle_load_errors": None}
     tree = ast.parse(source)
     candidates = []
     for node in ast.walk(tree):
@@ -331,7 +339,63 @@ def weights_facts(source: str | None, sources: dict[str, str]) -> dict:
     if error is not None:
         error["constants"] = {name: value for name in sorted(_field_names(error["message"]))
                               if (value := _constant(MODELING_UTILS, name, sources)) is not None}
-    return {"reads_safetensors": "SAFE_WEIGHTS_NAME" in source, "no_weights_error": error}
+    return {"reads_safetensors": "SAFE_WEIGHTS_NAME" in source, "no_weights_error": error,
+            "default_dtype": default_dtype(tree), "pickle_load_errors": pickle_load_errors(tree)}
+
+
+PICKLE_LOADER = "load_state_dict"
+
+
+def pickle_load_errors(tree: ast.Module) -> dict | None:
+    """What ``load_state_dict`` raises in place of torch.load's own error for a pickle it cannot load: the
+    Git LFS pointer message (the file starts with ``version``) and the generic one (anything else), as
+    ``{"lfs_pointer": {exception, message}, "unreadable": {exception, message}}``. None where the function
+    lets torch.load's error through (transformers 5)."""
+    function = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == PICKLE_LOADER), None)
+    if function is None:
+        return None
+    found: dict = {}
+    for node in ast.walk(function):
+        handler = node if isinstance(node, ast.ExceptHandler) else None
+        if handler is None:
+            continue
+        for inner in ast.walk(handler):
+            raised = raised_message(inner) if isinstance(inner, ast.Raise) else None
+            if not raised or not raised[1]:
+                continue
+            exception = raised[0].rsplit(".", 1)[-1]
+            kind = "lfs_pointer" if "git-lfs" in raised[1] else \
+                "unreadable" if "Unable to load weights from pytorch checkpoint" in raised[1] else None
+            if kind and kind not in found:
+                found[kind] = {"exception": "OSError" if exception == "EnvironmentError" else exception,
+                               "message": raised[1]}
+    return found if {"lfs_pointer", "unreadable"} <= set(found) else None
+
+
+DTYPE_ARGUMENTS = ("dtype", "torch_dtype")
+"""The names from_pretrained's dtype argument has had (torch_dtype up to 4.x, dtype from 4.56 on)."""
+
+
+def default_dtype(tree: ast.Module) -> str | None:
+    """The dtype ``from_pretrained`` loads with when the caller names none, as its code sets it:
+    ``if dtype is None: dtype = "auto"`` (5.0 on: the checkpoint's dtype, from config.json or the weights)
+    gives ``"auto"``; None when the function sets no such default (the model is built in torch's default
+    dtype, float32)."""
+    for function in ast.walk(tree):
+        if not (isinstance(function, ast.FunctionDef) and function.name == "from_pretrained"):
+            continue
+        for node in ast.walk(function):
+            test = node.test if isinstance(node, ast.If) else None
+            if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                    and test.left.id in DTYPE_ARGUMENTS and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is)
+                    and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None):
+                continue
+            for statement in node.body:
+                if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant) \
+                        and isinstance(statement.value.value, str) \
+                        and any(isinstance(t, ast.Name) and t.id == test.left.id for t in statement.targets):
+                    return statement.value.value
+    return None
 
 
 def _field_names(message: str) -> list[str]:
@@ -365,12 +429,95 @@ def _constant(path: str, name: str, sources: dict[str, str], depth: int = 0) -> 
     return None
 
 
+ST_DATA = output.DATA / "sentence_transformers.json"
+
+
+@lru_cache(maxsize=1)
+def st_submodule_imports() -> tuple[str, ...]:
+    """Every ``module:name`` some sentence-transformers release imports from a transformers submodule at
+    import time (kb/data/sentence_transformers.json ``transformers_imports``: the st part is built first)."""
+    if not ST_DATA.is_file():
+        return ()
+    document = json.loads(ST_DATA.read_text(encoding="utf-8"))
+    return tuple(sorted({pair for row in document["releases"] for pair in row.get("transformers_imports", ())}))
+
+
+def _module_files(module: str) -> tuple[str, str]:
+    path = module.replace(".", "/")
+    return f"{path}.py", f"{path}/__init__.py"
+
+
+def _dynamic(source: str) -> bool:
+    """A module that can serve names it does not bind: a lazy module or a module-level __getattr__."""
+    return re.search(r"^\s*sys\.modules\[__name__\]\s*=|^def __getattr__\(", source, re.M) is not None
+
+
+def binds(source: str, name: str) -> bool | None:
+    """Whether module-level code binds ``name`` (def, class, assignment, import, also inside if/try);
+    None when that cannot be told statically (a star import, a lazy module, a module __getattr__)."""
+    if _dynamic(source):
+        return None
+    star = False
+    pending = list(ast.parse(source).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
+                return True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                star = star or alias.name == "*"
+                if (alias.asname or alias.name.split(".")[0]) == name:
+                    return True
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                pending.extend(getattr(node, field, ()) or ())
+        elif isinstance(node, ast.ExceptHandler):
+            pending.extend(node.body)
+    return None if star else False
+
+
+def lacks_st_imports(files: dict[str, str], wanted: tuple[str, ...]) -> list[str]:
+    """The ``module:name`` pairs of ``wanted`` this release surely lacks: the module is missing (and no
+    parent package is lazy) or binds no such name. Anything that cannot be told statically is left out."""
+    lacking = []
+    for pair in wanted:
+        module, name = pair.split(":")
+        found = next((files[f] for f in _module_files(module) if f in files), None)
+        if found is None:
+            parents = [module.rsplit(".", i)[0] for i in range(1, module.count("."))]
+            if not any(_dynamic(files.get(_module_files(p)[1], "")) for p in parents):
+                lacking.append(pair)
+        elif binds(found, name) is False and not any(f in files for f in _module_files(f"{module}.{name}")):
+            lacking.append(pair)  # (a submodule of that name is imported by the statement itself)
+    return sorted(lacking)
+
+
+def _wanted_files(wanted: tuple[str, ...]) -> set[str]:
+    """The files that tell whether each ``module:name`` exists: the module, its packages' __init__ files,
+    and a submodule of that name."""
+    files: set[str] = set()
+    for pair in wanted:
+        module, name = pair.split(":")
+        for prefix in [module.rsplit(".", i)[0] for i in range(module.count("."))] + [f"{module}.{name}"]:
+            files.update(_module_files(prefix))
+    return files
+
+
 def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     """Facts of one release, from its wheel."""
     path = pypi.download(artifact)
     sources: dict[str, str] = {}
     checks: dict[str, str] = {}
+    wanted = st_submodule_imports()
+    imported = _wanted_files(wanted)
+    st_modules: dict[str, str] = {}
     for name, data in pypi.members(path, (".py",)):
+        if name in imported:
+            st_modules[name] = data.decode("utf-8")
         if name.startswith(("transformers/models/auto/", *CONSTANT_MODULES)) or name == MODELING_UTILS:
             sources[name] = data.decode("utf-8")
         if TORCH_LOAD_CHECK.encode() in data:
@@ -395,6 +542,10 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
         "unknown_model_type_error": unknown_model_type_error(ast.parse(sources[CONFIG_AUTO])),
         "mapping_source": mapping_name,
         **weights_facts(sources.get(MODELING_UTILS), sources),
+        # what `import sentence_transformers` takes from transformers submodules and this release lacks
+        "lacks_st_imports": lacks_st_imports(st_modules, wanted),
+        # AutoTokenizer on a folder with no tokenizer file: raises, converts (protobuf) or a default vocab
+        "missing_tokenizer_files": tokenizer_files_facts.missing_tokenizer_files(path),
     }
 
 
@@ -448,13 +599,34 @@ def first_patch_refusing_torch_load(all_releases: dict[str, list[pypi.Artifact]]
     return found
 
 
-def build() -> dict:
-    """The transformers part of the knowledge base."""
-    all_releases = pypi.releases(PACKAGE)
-    artifacts = pypi.last_patch_wheels(PACKAGE, FIRST_MINOR)
+def select(all_releases: dict[str, list[pypi.Artifact]]) -> dict[str, pypi.Artifact]:
+    """The releases the knowledge covers (each minor's last patch from FIRST_MINOR) and their wheels."""
+    return pypi.last_patch_wheels(PACKAGE, FIRST_MINOR, all_releases)
+
+
+def extract(artifacts: dict[str, pypi.Artifact]) -> list[dict]:
+    """One row per release, in the order given (oldest first)."""
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(pypi.download, artifacts.values()))
-        rows = list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+        return list(pool.map(lambda item: release_facts(*item), artifacts.items()))
+
+
+def build(until: datetime | None = None) -> dict:
+    """The transformers part of the knowledge base (releases published up to ``until``)."""
+    all_releases = pypi.releases(PACKAGE, until=until)
+    return assemble(extract(select(all_releases)), all_releases)
+
+
+def rows_of(document: dict) -> list[dict]:
+    """A written document's rows as ``extract`` gives them (their full ``model_types`` back)."""
+    return [tokenizer_files_facts.with_fast_tokenizers(document, {**row, "model_types": model_types_at(
+        document, row["version"])}) for row in document["releases"]]
+
+
+def assemble(rows: list[dict], all_releases: dict[str, list[pypi.Artifact]]) -> dict:
+    """The document from rows that carry their ``model_types`` (oldest first), with the facts that span
+    releases; the spans replace the lists."""
+    rows = [dict(row) for row in rows]
     first, last = model_type_spans(rows)
     refusing = [row["version"] for row in rows if row["refuses_torch_load_below"] is not None]
     newest_4 = [row for row in rows if Version(row["version"]).major == 4][-1]
@@ -471,6 +643,8 @@ def build() -> dict:
             all_releases, refusing[0] if refusing else None),
         "unknown_model_type_error": error.get("message"),
         "unknown_model_type_error_release": newest_4["version"],
+        # the class named in "Can't load tokenizer ... for a XFast tokenizer" (rows' missing_tokenizer_files)
+        "fast_tokenizer_spans": tokenizer_files_facts.fast_tokenizer_spans(rows),
     }
 
 

@@ -7,14 +7,9 @@ recorded and never stops the others.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import subprocess
 import sys
-import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -25,8 +20,8 @@ from ..model.settings import lost_settings
 from ..noise import DEFAULT_THRESHOLDS, Thresholds
 from ..vocab import Verdict
 from . import envs
-
-PROBE = Path(__file__).with_name("probe_script.py")
+from .executor import Executor, Job, JobOutcome, LocalExecutor
+from .probing import PROBE, _probe  # noqa: F401 - re-exported (tests and tools import them from here)
 
 
 @dataclass(frozen=True)
@@ -121,31 +116,6 @@ def classify(cell: Cell, reference: Cell | None, saved: Mapping[str, Any],
                    max_abs_diff=max_abs, min_cosine=min_cos)
 
 
-def _probe(python: str, model: str | Sequence[str], timeout: float) -> tuple[Any, float]:
-    """Run the probe on one model (a dict back) or, batched, on many in one process (a list back)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="",
-               TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
-    with tempfile.TemporaryDirectory(prefix="stcompat-probe-") as scratch:
-        out = Path(scratch) / "out.json"
-        started = time.time()
-        try:
-            args = [model, str(out)] if isinstance(model, str) else ["--batch", str(out), *model]
-            proc = subprocess.run([python, str(PROBE), *args], cwd=scratch, env=env,
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"error": {"type": "Timeout", "message": f"probe ran past {timeout:.0f} s",
-                              "traceback_tail": []}}, time.time() - started
-        elapsed = time.time() - started
-        if not out.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-12:]
-            return {"error": {"type": "ProbeCrashed", "message": tail[-1] if tail else f"exit {proc.returncode}",
-                              "traceback_tail": tail}}, elapsed
-        document = json.loads(out.read_text())
-        return (document["results"] if not isinstance(model, str) else document), elapsed
-
-
 @dataclass(frozen=True)
 class MatrixResult:
     """Every cell, and how the environments were made."""
@@ -173,13 +143,16 @@ def _targets(models: Sequence[str | Path | Target]) -> list[Target]:
 def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *, extra: Sequence[str] = (),
                reference: str = "current", jobs: int = 2, offline: bool = False, timeout: float = 600,
                torch: str | None = None, python: str | None = None, cache_dir: Path | None = None,
-               batch: bool = False, on_progress: Callable[[str], None] | None = None) -> MatrixResult:
+               batch: bool = False, on_progress: Callable[[str], None] | None = None,
+               executor: Executor | None = None) -> MatrixResult:
     """Build (or reuse) one environment per release, probe every model in it, classify every cell.
 
     ``models``: model folders, folders of models, cached repo ids, or Targets from model/folder.py.
 
     ``batch`` probes all models of a release in one process (much faster for many small models;
     a cell is then not isolated from the models loaded before it in that process).
+
+    ``executor``: where cells run (executor.py); by default threads on this machine, ``jobs`` at a time.
     """
     targets = _targets(models)
     models = [str(t.root) for t in targets]
@@ -188,65 +161,39 @@ def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *
     columns = list(dict.fromkeys(list(releases) + ([reference] if reference not in ("current", *releases) else [])))
     specs = {r: envs.release_spec(r, python=python, torch=torch, extra=tuple(extra)) for r in columns}
 
-    interpreters: dict[str, str | Exception] = {}
+    if reference == "current":
+        columns = ["current"] + columns
+    raw: dict[tuple[str, str], Cell] = {}
 
-    def build(release: str) -> None:
-        try:
-            interpreters[release] = str(envs.ensure_env(specs[release], cache_dir=cache_dir, offline=offline))
-        except Exception as exc:  # one broken environment never stops the others
-            interpreters[release] = exc
+    def env_ready(release: str) -> None:
         if on_progress:
             on_progress(f"env {release}")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(build, columns))
-    if reference == "current":
-        interpreters["current"] = sys.executable
-        columns = ["current"] + columns
-
-    raw: dict[tuple[str, str], Cell] = {}
-
-    def record(model: str, release: str, result: Mapping[str, Any], seconds: float) -> None:
-        spec = specs.get(release)
+    def done(outcome: JobOutcome) -> None:
+        job = outcome.job
+        spec = specs.get(job.release)
         pins = tuple(spec.requirements + spec.no_deps) if spec else ()
-        raw[(model, release)] = Cell(
-            model, release, Verdict.UNKNOWN, versions=result.get("versions", {}), pins=pins, error=result.get("error"),
-            warnings=tuple(result.get("warnings", ())), effective=result.get("effective", {}),
-            dimension=result.get("dimension"), seconds=round(seconds, 2),
-            embeddings=tuple(tuple(row) for row in result.get("embeddings", ())))
-        if on_progress:
-            on_progress(f"{Path(model).name} @ {release}")
+        for index, model in enumerate(job.models):
+            if outcome.failure is not None:
+                kind, line = outcome.failure
+                raw[(model, job.release)] = Cell(model, job.release, Verdict.ENV_ERROR, pins=pins,
+                                                 error={"type": kind, "message": line, "traceback_tail": []},
+                                                 reasons=(line,))
+            else:
+                result = outcome.results[index]
+                raw[(model, job.release)] = Cell(
+                    model, job.release, Verdict.UNKNOWN, versions=result.get("versions", {}), pins=pins,
+                    error=result.get("error"), warnings=tuple(result.get("warnings", ())),
+                    effective=result.get("effective", {}), dimension=result.get("dimension"),
+                    seconds=round(outcome.seconds[index], 2),
+                    embeddings=tuple(tuple(row) for row in result.get("embeddings", ())))
+            if on_progress:
+                on_progress(f"{Path(model).name} @ {job.release}")
 
-    def run(task: tuple[tuple[str, ...], str]) -> None:
-        group, release = task
-        interpreter = interpreters[release]
-        if isinstance(interpreter, Exception):
-            line = (getattr(interpreter, "message", None) or str(interpreter)).splitlines()[0]
-            for model in group:
-                spec = specs.get(release)
-                raw[(model, release)] = Cell(model, release, Verdict.ENV_ERROR,
-                                             pins=tuple(spec.requirements + spec.no_deps) if spec else (),
-                                             error={"type": type(interpreter).__name__, "message": line,
-                                                    "traceback_tail": []}, reasons=(line,))
-                if on_progress:
-                    on_progress(f"{Path(model).name} @ {release}")
-            return
-        if len(group) == 1:
-            result, seconds = _probe(interpreter, group[0], timeout)
-            record(group[0], release, result, seconds)
-            return
-        results, seconds = _probe(interpreter, list(group), timeout * len(group))
-        if isinstance(results, dict):  # the whole batch crashed: every cell gets that error
-            results = [results] * len(group)
-        for model, result in zip(group, results):
-            record(model, release, result, seconds / len(group))
-
-    if batch:
-        tasks = [(tuple(models), r) for r in columns]
-    else:
-        tasks = [((m,), r) for m in models for r in columns]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(run, tasks))
+    groups = [tuple(models)] if batch else [(m,) for m in models]
+    jobs_to_run = [Job(group, release, specs.get(release), timeout) for group in groups for release in columns]
+    (executor or LocalExecutor(jobs)).run(jobs_to_run, targets=targets, cache_dir=cache_dir, offline=offline,
+                                          env_ready=env_ready, done=done)
 
     cells = []
     for target, model in zip(targets, models):

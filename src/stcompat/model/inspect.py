@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -10,7 +11,7 @@ from ..findings import Finding
 from ..vocab import Generation, MergesFormat, ModelKind, Namespace, PoolingSchema, WeightFormat
 from .features import module_feature, pooling_feature
 from .folder import ModelFolder, ModelReadError, Target, problem, targets_for
-from .manifest import ModelManifest, ModuleEntry, PoolingInfo, StConfig, TokenizerInfo, WeightFile
+from .manifest import ModelManifest, ModuleEntry, PoolingInfo, StConfig, TokenizerInfo, UnlistedModule, WeightFile
 from .settings import behaviour_settings
 from .st_config import (
     SPARSE_KINDS, TRANSFORMER_KINDS, is_modular_transformer_config, pooling_info, read_modules, read_st_config,
@@ -87,6 +88,28 @@ def _features(st_config: StConfig, saved: Mapping[str, Any], modules: tuple[Modu
     return tuple(dict.fromkeys(found))
 
 
+_MODULE_FOLDER = re.compile(r"^(\d+)_([A-Za-z][A-Za-z0-9]*)$")
+"""How sentence-transformers names a saved module's folder: its index and class name (``1_Pooling``)."""
+
+
+def unlisted_modules(folder: ModelFolder) -> tuple[UnlistedModule, ...]:
+    """The module folders at the top of a folder without modules.json, in index order."""
+    found = []
+    for name in folder.listdir(""):
+        match = _MODULE_FOLDER.match(name)
+        if match is None or not folder.is_dir(name):
+            continue
+        modes: tuple[str, ...] = ()
+        if match.group(2) == "Pooling":
+            try:
+                config = folder.load_json(f"{name}/config.json")
+            except ModelReadError:
+                config = None
+            modes = pooling_info(config).modes if isinstance(config, dict) else ()
+        found.append((int(match.group(1)), UnlistedModule(name, match.group(2), modes)))
+    return tuple(module for _, module in sorted(found, key=lambda item: (item[0], item[1].path)))
+
+
 def read_model(target: Target) -> ModelManifest:
     """Read one model folder into a ModelManifest (never raises for content problems)."""
     folder = ModelFolder.open(target.root, target.boundary, target.blobs)
@@ -118,7 +141,8 @@ def read_model(target: Target) -> ModelManifest:
     module_paths = [""] + [m.path for m in pipeline if m.folder_exists and m.path]
     tokenizers = tuple(t for t in (read_tokenizer(folder, p, problems) for p in dict.fromkeys(module_paths))
                        if t is not None)
-    weights = read_weights(folder, list(folder.walk_files()), problems)
+    files = list(folder.walk_files())
+    weights = read_weights(folder, files, problems)
 
     hf_config_has_st = False
     if modules is None and transformer is not None:
@@ -129,6 +153,7 @@ def read_model(target: Target) -> ModelManifest:
         except ModelReadError:  # already reported by read_transformer
             pass
     saved = behaviour_settings(st_config.raw)
+    unlisted = unlisted_modules(folder) if modules is None else ()
     return ModelManifest(
         path=str(folder.root),
         source="hf-cache" if target.repo_id else "folder",
@@ -145,6 +170,8 @@ def read_model(target: Target) -> ModelManifest:
         features=_features(st_config, saved, pipeline, pooling, tokenizers, weights,
                            bool(transformer and transformer.auto_map)),
         problems=tuple(problems),
+        code_files=tuple(sorted(f for f in files if "/" not in f and f.endswith(".py"))),
+        unlisted_modules=unlisted,
         saved_settings=saved,
     )
 

@@ -104,6 +104,8 @@ class TransformerInfo:
     (legacy) or tokenizer_config ``model_max_length`` (modular)."""
     do_lower_case: bool | None
     """sentence_bert_config ``do_lower_case`` (legacy layouts)."""
+    dtype_key: str | None = None
+    """The config.json key ``dtype`` was read from (``dtype`` or ``torch_dtype``); None when neither is set."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,23 @@ class WeightFile:
     """The ``__metadata__`` of a safetensors header."""
     header_ok: bool | None = None
     """Whether the header parsed and its offsets match the file size; None when not applicable."""
+    truncated: str | None = None
+    """How the file was cut short (STC022): ``data`` (a safetensors header placing tensors past the end),
+    ``header`` (the end falls inside the safetensors header), ``zip`` (a torch.save zip without its end
+    record); None when it is not."""
+
+
+@dataclass(frozen=True)
+class UnlistedModule:
+    """A module folder (``N_Kind``, as sentence-transformers names what it saves) in a folder that has no
+    modules.json: loaders build a default pipeline instead and never open it."""
+
+    path: str
+    """The folder, relative to the model folder (e.g. ``2_Dense``)."""
+    kind: str
+    """The class name its folder name gives (``Dense``)."""
+    pooling_modes: tuple[str, ...] = ()
+    """Pooling only: the modes its config.json sets (empty when unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +202,10 @@ class ModelManifest:
     """ST features the model uses (see docs/inspect-schema.md for the list)."""
     problems: tuple[Finding, ...]
     """What was wrong or notable while reading."""
+    code_files: tuple[str, ...] = ()
+    """Python files at the top of the folder (``name.py``): what a loader may import as remote code."""
+    unlisted_modules: tuple[UnlistedModule, ...] = ()
+    """Without modules.json: the module folders the folder holds anyway (what the save had, unused)."""
     saved_settings: Mapping[str, Any] = field(default_factory=dict)
     """The config_sentence_transformers.json settings that change what the model returns, when set
     (see model/settings.py): what a loader that ignores them silently loses."""

@@ -53,7 +53,9 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
         if isinstance(tok_config, dict):
             max_seq_length = _int_or_none(tok_config.get("model_max_length"))
     do_lower_case = sbert_config.get("do_lower_case")
-    dtype = config.get("dtype", config.get("torch_dtype"))
+    # transformers 5 writes `dtype`, 4.x `torch_dtype`; 5 reads either (the first when both are there).
+    dtype_key = next((k for k in ("dtype", "torch_dtype") if _str_or_none(config.get(k)) is not None), None)
+    dtype = config.get(dtype_key) if dtype_key else None
     return TransformerInfo(
         config_file=rel,
         model_type=config.get("model_type") if isinstance(config.get("model_type"), str) else None,
@@ -65,4 +67,5 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
         max_position_embeddings=_int_or_none(config.get("max_position_embeddings")),
         max_seq_length=max_seq_length,
         do_lower_case=do_lower_case if isinstance(do_lower_case, bool) else None,
+        dtype_key=dtype_key,
     )

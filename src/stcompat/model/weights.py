@@ -42,6 +42,15 @@ _USIZE = 2**64
 arithmetic: a value, or an intermediate product, at or past this is an error there."""
 
 
+class TruncatedWeights(ValueError):
+    """The file holds fewer bytes than its own header or index says: a copy or download cut short."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(message)
+        self.where = where
+        """``header`` or ``data``: which part the end of the file falls in."""
+
+
 def _count(value: Any) -> bool:
     """A JSON integer that fits a 64-bit unsigned integer (not a bool, which Python counts as an int)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _USIZE
@@ -68,8 +77,10 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
     if len(prefix) < 8:
         raise ValueError("file shorter than the 8-byte header length")
     (length,) = struct.unpack("<Q", prefix[:8])
-    if length > _MAX_HEADER or length > file_size - 8:
+    if length > _MAX_HEADER:
         raise ValueError(f"header length {length} exceeds the file size {file_size}")
+    if length > file_size - 8:
+        raise TruncatedWeights(f"header length {length} exceeds the file size {file_size}", "header")
     header = _header_json(read_header(length))
     metadata = header.get("__metadata__")  # optional: absent or null
     if metadata is not None and (not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values())):
@@ -105,6 +116,9 @@ def parse_safetensors_header(prefix: bytes, file_size: int, read_header: Any) ->
             raise ValueError(f"tensor data is not contiguous at byte {cursor}")
         cursor = end
     data_size = file_size - 8 - length
+    if cursor > data_size:
+        raise TruncatedWeights(f"the header places tensors up to byte {cursor} but the file holds {data_size} after "
+                               "the header", "data")
     if cursor != data_size:
         raise ValueError(f"tensors cover {cursor} bytes but the file holds {data_size} after the header")
     return header
@@ -131,6 +145,9 @@ def describe_safetensors(folder: ModelFolder, rel: str, problems: list[Finding])
         return WeightFile(rel, WeightFormat.SAFETENSORS, size, header_ok=False)
     try:
         header = parse_safetensors_header(head[:8], size, lambda n: folder.read_bytes(rel, 8, n))
+    except TruncatedWeights as exc:
+        problems.append(truncated_problem(rel, str(exc)))
+        return WeightFile(rel, WeightFormat.SAFETENSORS, size, header_ok=False, truncated=exc.where)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         problems.append(problem("STC014", f"{rel}: {detail}", rel))
@@ -167,10 +184,31 @@ def describe_binary(folder: ModelFolder, rel: str, problems: list[Finding]) -> W
         return None
     # torch.save writes a zip (PK\x03\x04) holding data.pkl since torch 1.6; older files are a raw
     # pickle stream starting with the PROTO opcode 0x80.
+    if magic.startswith(b"PK\x03\x04") and not _zip_complete(folder, rel, size):
+        problems.append(truncated_problem(rel, "the zip archive torch.save wrote has no end-of-central-directory "
+                                               "record (its end is missing)"))
+        return WeightFile(rel, WeightFormat.PICKLE, size, header_ok=False, truncated="zip")
     if magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80":
         problems.append(problem("STC015", f"{rel} is a pickle; listed, never unpickled", rel))
         return WeightFile(rel, WeightFormat.PICKLE, size)
     return None
+
+
+_EOCD = b"PK\x05\x06"
+_EOCD_SPAN = 22 + 65535
+"""A zip ends with its end-of-central-directory record (22 bytes) and a comment of at most 64 KiB."""
+
+
+def _zip_complete(folder: ModelFolder, rel: str, size: int) -> bool:
+    """Whether the zip's end-of-central-directory record is there: the last thing written, so a copy cut
+    short lacks it (and torch.load then fails to find the central directory)."""
+    start = max(0, size - _EOCD_SPAN)
+    return _EOCD in folder.read_bytes(rel, start, size - start)
+
+
+def truncated_problem(rel: str, detail: str) -> Finding:
+    """STC022 for ``rel``."""
+    return problem("STC022", f"{rel} is truncated: {detail}", rel)
 
 
 def read_weights(folder: ModelFolder, files: list[str], problems: list[Finding]) -> tuple[WeightFile, ...]:

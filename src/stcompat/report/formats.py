@@ -52,6 +52,10 @@ FORMATS: dict[str, tuple[Format, ...]] = {
         Format("table", "kb_report", "render_table", "for people"),
         Format("json", "kb_report", "render_json", "the coverage as JSON"),
     ),
+    "kb-update": (
+        Format("table", "kb_report", "render_update_table", "for people"),
+        Format("json", "kb_report", "render_update_json", "stcompat.kb-update/1"),
+    ),
 }
 """Formats by subject (a command's result type)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..env.stack import Stack
@@ -11,6 +11,7 @@ from ..model.manifest import ModelManifest
 from ..vocab import EFFECT_VERDICTS, Layer, MergesFormat, ModelKind, Verdict, WeightFormat
 from .base import Context, Effect, Finding, PredictedError, judged
 from .environment import check_environment
+from .fixes import UNVERSIONED, find_fix
 from .input import check_input
 from .st_config import check_config
 from .st_modules import check_modules
@@ -98,23 +99,6 @@ def verdict_of(findings: Sequence[Finding]) -> Verdict:
     return Verdict.OK
 
 
-def minimal_st_upgrade(manifest: ModelManifest, stack: Stack, kb: Knowledge) -> tuple[str | None, tuple[str, ...]]:
-    """The oldest covered sentence-transformers release on which the ST-layer rules find nothing wrong."""
-    current = stack.get("sentence-transformers")
-    for release in kb.st_releases:
-        if current is not None and release.version <= current:  # the target's own release is no upgrade
-            continue
-        trial = replace(stack, versions={**stack.versions, "sentence-transformers": release.version})
-        bad = [f for f in findings_for(manifest, trial, kb, ST_LAYERS, coverage=False)
-               if f.effect in (Effect.FAILS, Effect.DEGRADED, Effect.UNKNOWN)]
-        if not bad:
-            notes = tuple(f"sentence-transformers {release.version} requires {name}{spec}"
-                          for name, spec in release.requires_dist.items()
-                          if name in ("transformers", "torch", "huggingface-hub", "tokenizers") and spec)
-            return f"sentence-transformers>={release.version}", notes
-    return None, ()
-
-
 def equivalent_type(type_path: str, target: StRelease, newest: StRelease) -> str | None:
     """The import path under which ``target`` has the class that ``type_path`` names; None when it has none.
 
@@ -171,15 +155,17 @@ def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None
     predicted = failing[0].error if failing else None
     fix: list[str] = []
     notes: list[str] = []
-    if any(f.layer in ST_LAYERS and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
-        upgrade, upgrade_notes = minimal_st_upgrade(manifest, stack, kb)
-        if upgrade:
-            fix.append(upgrade)
-            notes.extend(upgrade_notes)
-        else:
-            notes.append("no covered sentence-transformers release loads it as saved")
+    # rules/fixes.py: the fewest packages moved, by the fewest releases, that the knowledge judges ok and
+    # whose requirements admit the rest of the stack; findings no release clears keep their own fix.
+    moved = find_fix(manifest, stack, kb, findings, findings_for)
+    if moved is not None:
+        fix.extend(moved.requirements())
+        notes.extend(moved.notes())
+    elif any(f.layer in ST_LAYERS and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
+        notes.append("no covered sentence-transformers release loads it as saved")
     for finding in findings:
-        if finding.fix and finding.effect is Effect.FAILS and finding.fix not in fix:
+        if (finding.fix and finding.effect is Effect.FAILS and finding.fix not in fix
+                and (moved is None or finding.layer in UNVERSIONED)):
             fix.append(finding.fix)
     if any(f.layer in CONVERT_LAYERS and f.effect is Effect.FAILS for f in findings):
         lossy = any(f.layer is Layer.ST_CONFIG and f.effect is Effect.DEGRADED for f in findings)

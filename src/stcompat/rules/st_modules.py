@@ -1,9 +1,12 @@
-"""STC101-STC104: can the target's sentence-transformers import and build each module?"""
+"""STC101-STC107: can the target's sentence-transformers import and build each module?"""
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Iterator, Mapping
+
+from packaging.utils import canonicalize_name
 
 from ..model.manifest import ModuleEntry
 from ..vocab import Namespace
@@ -47,9 +50,7 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
     python = ctx.stack.get("python")
     for position, module in enumerate(ctx.manifest.modules):
         if module.namespace is Namespace.CUSTOM:
-            yield judged("STC104", Effect.UNKNOWN, f"module {module.name} is {module.type}, code outside "
-                          "sentence_transformers", "modules.json", f"[{position}].type",
-                          order=(STAGE_MODULES, position, SUB_IMPORT))
+            yield _custom_module(ctx, position, module)
             continue
         failed = False
         origin = None
@@ -67,6 +68,12 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
                 origin = resolution.origin
         if failed or origin is None:
             continue
+        # Absent, as the reader found (STC012): not a folder it refused to follow (a link out of the model).
+        if module.path and any(p.code == "STC012" and p.file == module.path for p in ctx.manifest.problems):
+            missing = _missing_folder(ctx, position, module, st.loader(origin), python)
+            if missing is not None:
+                yield missing
+                continue
         if module.config_problem:
             # Its config (or folder) could not be read: the load stops there, as the input finding says,
             # and what the constructor would do with the real content is unknowable.
@@ -112,6 +119,8 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
                                                         f"got an unexpected keyword argument '{rejected}'", python)),
                 order=(STAGE_MODULES, position, SUB_CONSTRUCT))
             continue
+        if not module.path and not module.config_file:
+            continue  # stored at the root (a flattened copy) and its config not read: what it holds is unknown
         missing = loader.missing_required(config)
         if missing and module.kind not in TRANSFORMER_KINDS:
             names = " and ".join(f"'{m}'" for m in missing)
@@ -137,3 +146,70 @@ def check_modules(ctx: Context) -> Iterator[Finding]:
                     PredictedError("FileNotFoundError", "[Errno 2] No such file or directory: "
                                    f"'{os.path.join(ctx.manifest.path, module.path, wanted)}'"),
                     order=(STAGE_MODULES, position, SUB_MODULE_WEIGHTS))
+
+
+def _missing_folder(ctx: Context, position: int, module: ModuleEntry, loader: Any, python: Any) -> Finding | None:
+    """STC024: the module's folder is absent. What fails, and how, is the release's module-loading loop
+    (kb: missing_module_folder, read from its source): 2.2 opens the config file in the folder, 2.3-4.x ask
+    the Hub for the folder with the local path as repo id, 5.0+ read an absent config as {} and construct
+    the module without it. A module that needs no file (Normalize) is left to the other rules."""
+    if loader is None or loader.needs_no_files or not loader.config_files:
+        return None
+    known = ctx.st.data.get("missing_module_folder") or {}
+    behaviour = known.get("behaviour")
+    files = ", ".join(f"{module.path}/{name}" for name in loader.config_files)
+    error: tuple[str, str] | None = None
+    if behaviour == "open_config":
+        error = ("FileNotFoundError", "[Errno 2] No such file or directory: "
+                 f"'{os.path.join(ctx.manifest.path, module.path, loader.config_files[0])}'")
+        how = f"opens {module.path}/{loader.config_files[0]}"
+    elif behaviour == "hub_download":
+        error = ctx.kb.repo_id_error(ctx.stack.get("huggingface-hub"), ctx.manifest.path)
+        how = "looks for the folder on the Hub with the model's local path as repo id"
+    elif behaviour == "empty_config":
+        required = loader.missing_required({})
+        if required:
+            names = " and ".join(f"'{m}'" for m in required)
+            plural = "s" if len(required) > 1 else ""
+            error = ("TypeError", _type_error(loader.class_name, f"missing {len(required)} required positional "
+                                              f"argument{plural}: {names}", python))
+        how = f"reads the absent config as empty and constructs {loader.class_name} without it"
+    else:
+        return None
+    return judged("STC024", Effect.FAILS,
+                  f"module {module.name} ({module.kind}) folder {module.path!r} is missing: sentence-transformers "
+                  f"{ctx.st.version} {how}; restore {files} from the original save",
+                  module.path, None, PredictedError(*error) if error else None,
+                  order=(STAGE_MODULES, position, SUB_CONSTRUCT))
+
+
+def _custom_module(ctx: Context, position: int, module: ModuleEntry) -> Finding:
+    """A type outside sentence_transformers: ModuleNotFoundError where the target, given as requirements, does
+    not name its package and the folder ships no code file of that name; unknown otherwise (the package's own
+    code decides, or an installed environment's other packages are not read)."""
+    gate = ctx.st.data.get("custom_class_gate") if ctx.st is not None else None
+    if gate:
+        # 6.0+: refused before any import unless trust_remote_code=True (the probe, like a user, passes none).
+        # For a local folder the message's location is the folder's absolute path.
+        values = {"model_name_or_path": ctx.manifest.path, "class_ref!r": repr(module.type),
+                  "location": ctx.manifest.path}
+        message = re.sub(r"\{([^{}]+)\}", lambda m: values.get(m.group(1), m.group(0)), gate["message"])
+        return judged("STC107", Effect.FAILS,
+                      f"module {module.name} is {module.type}: sentence-transformers {ctx.st.version} imports it "
+                      "only with trust_remote_code=True", "modules.json", f"[{position}].type",
+                      PredictedError(gate["exception"], message), order=(STAGE_MODULES, position, SUB_IMPORT))
+    top = module.type.split(".", 1)[0]
+    named = canonicalize_name(top) in set(ctx.stack.versions) | set(ctx.stack.ranges)
+    shipped = f"{top}.py" in ctx.manifest.code_files
+    resolution = ctx.st.resolve_class(module.type) if ctx.st is not None else None
+    where = ("modules.json", f"[{position}].type")
+    if (not ctx.stack.source.installed and not named and not shipped and resolution is not None
+            and resolution.origin is None and resolution.error_type):
+        return judged("STC106", Effect.FAILS,
+                      f"module {module.name} is {module.type}: no package of the target provides {top!r} "
+                      "(install the one that does)", *where,
+                      PredictedError(resolution.error_type, resolution.error_message or ""),
+                      order=(STAGE_MODULES, position, SUB_IMPORT))
+    return judged("STC104", Effect.UNKNOWN, f"module {module.name} is {module.type}, code outside "
+                  "sentence_transformers", *where, order=(STAGE_MODULES, position, SUB_IMPORT))
+

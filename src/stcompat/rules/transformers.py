@@ -1,16 +1,41 @@
-"""STC201-STC202: the transformers layer under the Transformer module."""
+"""STC201-STC203: the transformers layer under the Transformer module."""
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
-from .base import STAGE_MODULES, SUB_TF_CONFIG, Context, Effect, Finding, PredictedError, judged
+from packaging.version import Version
+
+from ..kb.query import parse_version
+from ..model.manifest import TransformerInfo
 from ..model.st_config import TRANSFORMER_KINDS
+from ..vocab import WeightFormat
+from .base import STAGE_MODULES, SUB_TF_CONFIG, SUB_TF_WEIGHTS, Context, Effect, Finding, PredictedError, judged
+
+# config.json dtype names (torch's) and safetensors dtype codes of the half-precision floats.
+HALF_CONFIG_DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16"}
+HALF_TENSOR_DTYPES = {"F16": "float16", "BF16": "bfloat16"}
+FLOAT_TENSOR_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
 
 
 def transformer_position(ctx: Context) -> int:
     """Index of the first Transformer module (0 for a bare transformers folder)."""
     return next((i for i, m in enumerate(ctx.manifest.modules) if m.kind in TRANSFORMER_KINDS), 0)
+
+
+def passed_path(ctx: Context, folder: str) -> str | None:
+    """The path the target's Transformer module hands to transformers (AutoConfig, AutoTokenizer), which their
+    error messages name, as the release's module-loading loop builds it
+    (kb missing_module_folder): 2.2 joins the model path and the module path, so the root becomes
+    "<path>/"; 2.3-4.x pass the model path for the root and the joined path for a subfolder; 5.0+ pass
+    the model path with a subfolder argument, which the message may or may not show (None: not claimed)."""
+    behaviour = ((ctx.st.data.get("missing_module_folder") or {}).get("behaviour")) if ctx.st else None
+    if behaviour == "open_config":
+        return os.path.join(ctx.manifest.path, folder)
+    if behaviour == "hub_download" or (behaviour == "empty_config" and not folder):
+        return os.path.join(ctx.manifest.path, folder) if folder else ctx.manifest.path
+    return None
 
 
 def check_transformers(ctx: Context) -> Iterator[Finding]:
@@ -24,6 +49,10 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
                       info.config_file, "auto_map", order=(STAGE_MODULES, position, SUB_TF_CONFIG))
         return
     version = ctx.stack.get("transformers")
+    if version is not None:
+        yield from _half_precision(ctx, info, version, position)
+    if version is not None and not info.model_type:
+        yield from _no_model_type(ctx, info, version, position)
     if version is None or not info.model_type:
         return
     known = ctx.kb.model_type_known(version, info.model_type)
@@ -39,3 +68,60 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
                       + (f" (first known in {first})" if first else " (no transformers release knows it)"),
                       info.config_file, "model_type", PredictedError(*error) if error else None, fix=fix,
                       order=(STAGE_MODULES, position, SUB_TF_CONFIG))
+
+
+def _no_model_type(ctx: Context, info: TransformerInfo, version: Version, position: int) -> Iterator[Finding]:
+    """STC026: the transformer's config.json has no ``model_type`` (a flattened copy whose config.json is the
+    Pooling config, or another file's content): AutoConfig fails with "Unrecognized model in <path>", unless
+    (4.x) a known type's name occurs in the path, which then decides the config class (unknown)."""
+    if any(p.file == info.config_file and p.key == "model_type" for p in ctx.manifest.problems):
+        return  # a model_type of another type than str (STC020): not absent, and not this mechanism
+    folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
+    path = passed_path(ctx, folder)
+    found = ctx.kb.missing_model_type_error(version, path or os.path.join(ctx.manifest.path, folder))
+    what = f"{info.config_file} has no model_type"
+    restore = f"; restore the transformers {info.config_file} from the original save"
+    if isinstance(found, str):
+        yield judged("STC026", Effect.UNKNOWN, f"{what}: transformers {version} takes the model type from "
+                     f"{found!r} in the folder's path" + restore, info.config_file, "model_type",
+                     order=(STAGE_MODULES, position, SUB_TF_CONFIG))
+        return
+    error = PredictedError(*found) if found is not None and path is not None else None
+    yield judged("STC026", Effect.FAILS, f"{what}: not a transformers config, transformers {version} cannot "
+                 "tell the architecture" + restore, info.config_file, "model_type", error,
+                 order=(STAGE_MODULES, position, SUB_TF_CONFIG))
+
+
+def _half_precision(ctx: Context, info: TransformerInfo, version: Version, position: int) -> Iterator[Finding]:
+    """A checkpoint in float16/bfloat16 is computed in that dtype by a transformers that loads the checkpoint's
+    own dtype (``default_dtype == "auto"``: config.json's dtype, else the first floating tensor's), and in
+    float32 by one that loads torch's default. Behaviour as saved is the saving transformers' (config.json
+    ``transformers_version``): a save by a release that loads in the checkpoint's dtype was used that way."""
+    if ctx.kb.default_dtype(version) != "auto":
+        return
+    saved_with = parse_version(info.transformers_version)
+    if saved_with is not None and ctx.kb.default_dtype(saved_with) == "auto":
+        return  # saved by a transformers that loads it in that dtype too: it was used that way
+    if info.dtype is not None:
+        dtype = HALF_CONFIG_DTYPES.get(info.dtype)
+        file, key = info.config_file, info.dtype_key
+        evidence = f"{info.config_file} declares {info.dtype_key}={info.dtype!r}"
+    else:
+        folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
+        stored = [w for w in ctx.manifest.weights if w.format is WeightFormat.SAFETENSORS and w.header_ok
+                  and (w.path.rsplit("/", 1)[0] if "/" in w.path else "") == folder]
+        floats = {d for w in stored for d in w.dtypes if d in FLOAT_TENSOR_DTYPES}
+        # Every floating tensor in one half dtype: the first one transformers looks at is in it.
+        dtype = HALF_TENSOR_DTYPES.get(next(iter(floats))) if len(floats) == 1 else None
+        file, key = (stored[0].path if stored else None), None
+        evidence = f"config.json declares no dtype and {file} stores {', '.join(sorted(floats))} tensors"
+    if dtype is None:
+        return
+    first = ctx.kb.first_transformers_with_auto_dtype()
+    bound = ".".join(first.split(".")[:2]) if first else None
+    pin = f"transformers<{bound}" if bound else None
+    yield judged("STC203", Effect.DEGRADED,
+                 f"{evidence}: transformers {version} computes in {dtype} (the checkpoint's dtype), "
+                 f"older releases{f' (<{bound})' if bound else ''} in float32; load with "
+                 f'model_kwargs={{"dtype": torch.float32}}' + (f" or pin {pin}" if pin else ""),
+                 file, key, fix=pin, order=(STAGE_MODULES, position, SUB_TF_WEIGHTS))

@@ -1,10 +1,11 @@
 """Inference backends: what turns a batch of texts into vectors (or a batch of pairs into scores).
 
 The server and the batcher talk to the small ``Backend`` interface below and never to torch or
-sentence-transformers directly, so an exported ONNX or OpenVINO model (``convert --to onnx``) plugs
-in as one more entry of ``BACKENDS``. Only the torch backend exists today: the model loaded by the
-installed sentence-transformers, encoding exactly as its own ``encode``/``predict`` would (saved
-prompts, ``default_prompt_name``, ``truncate_dim``, the saved activation of a CrossEncoder).
+sentence-transformers directly. The torch backend is the model loaded by the installed
+sentence-transformers, encoding exactly as its own ``encode``/``predict`` would (saved prompts,
+``default_prompt_name``, ``truncate_dim``, the saved activation of a CrossEncoder). The exported
+backends (``onnx``, ``openvino``: backend_export.py) are the same pipeline with the Transformer's
+forward run by onnxruntime or OpenVINO, admitted by measure against torch.
 
 One backend object is one model instance; the batcher gives each instance its own worker thread, so
 a backend is never called from two threads at once (HF fast tokenizers are not re-entrant).
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..fingerprint.embed import LoadedModel
+    from .config import ServeConfig
 
 EMBED = "embeddings"
 RERANK = "rerank"
@@ -75,7 +77,7 @@ class Backend(abc.ABC):
     """One loaded model instance. Called from one worker thread at a time."""
 
     name: str = "abstract"
-    """Backend id as /info reports it (``torch``, later ``onnx``, ``openvino``)."""
+    """Backend id as /info reports it (``torch``, ``onnx``, ``openvino``)."""
 
     @property
     @abc.abstractmethod
@@ -235,12 +237,21 @@ def load_torch(path: str, kind: ModelKind, device: str, truncatable: str | None,
 
 Loader = Callable[..., Backend]
 BACKENDS: dict[str, Loader] = {"torch": load_torch}
-"""Backend id -> loader(path, kind, device, truncatable, loaded=None). ONNX/OpenVINO plug in here."""
+"""Backend id -> loader(path, kind, device, truncatable, loaded=None), for backends that need no options."""
+EXPORTED_BACKENDS = ("onnx", "openvino")
+"""Backends that run an exported graph (serve/backend_export.py): made per server, with its admission options."""
 
 
-def loader_for(backend: str) -> Loader:
-    """The loader of a backend id, or STC004 naming the ones that exist."""
+def loader_for(backend: str, config: "ServeConfig | None" = None,
+               log: Callable[[str], None] = lambda _: None) -> Loader:
+    """The loader of a backend id (exported ones take their options from ``config``), or STC004."""
+    if backend in EXPORTED_BACKENDS:
+        from .backend_export import ExportOptions, exported_loader
+
+        options = ExportOptions() if config is None else ExportOptions(
+            config.min_agreement, config.export_cache, config.batching.threads)
+        return exported_loader(backend, options, log)
     if backend not in BACKENDS:
-        raise InputError("STC004", f"backend {backend!r} is not available (available: {', '.join(BACKENDS)})",
-                         backend)
+        raise InputError("STC004", f"backend {backend!r} is not available (available: "
+                         f"{', '.join([*BACKENDS, *EXPORTED_BACKENDS])})", backend)
     return BACKENDS[backend]

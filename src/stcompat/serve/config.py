@@ -90,7 +90,11 @@ class ServeConfig:
     allow_unsafe: bool = False
     """Start even when the guard refuses (check fails/degraded, verify drift/broken); reported everywhere."""
     backend: str = "torch"
-    """Which inference backend loads the models (backends.BACKENDS)."""
+    """Which inference backend loads the models (torch, or an exported one: onnx, openvino)."""
+    min_agreement: float = 0.99
+    """Exported backends: least top-10 neighbour agreement with the torch model on the probe corpus admitted."""
+    export_cache: str | None = None
+    """Exported backends: where on-the-fly exports are kept (None: $STCOMPAT_EXPORT_CACHE or ~/.cache)."""
     device: str = "cpu"
     """torch device."""
     limits: Limits = field(default_factory=Limits)
@@ -107,6 +111,8 @@ class ServeConfig:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise InputError("STC004", f"model name given twice: {', '.join(duplicated)}", duplicated[0])
+        if not 0.0 <= self.min_agreement <= 1.0:
+            raise InputError("STC004", f"min-agreement {self.min_agreement}: use a share between 0 and 1")
         if not 0 <= self.port <= 65535:
             raise InputError("STC004", f"port {self.port}: use 0-65535", str(self.port))
 

@@ -123,7 +123,7 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
         if not config.allow_unsafe:
             raise _refuse(CHECK_REFUSED, spec, reasons, _OVERRIDE_HINT)
         overridden.append(CHECK_REFUSED)
-    load = loader_for(config.backend)
+    load = loader_for(config.backend, config, log)
     saved = manifest.st_config.get("truncate_dim")
     evidence = truncation_evidence(targets[0], saved if isinstance(saved, int) else None, spec.matryoshka)
     try:

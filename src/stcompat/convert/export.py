@@ -1,0 +1,174 @@
+"""``stcompat convert MODEL -o OUT --to onnx|openvino [--quantize int8]``: export, measure, admit, write.
+
+source (never written to) -> load with torch, fingerprint the probe corpus in memory -> copy the folder
+and write the graph into a hidden work folder beside OUT -> load that folder with the graph as the
+Transformer's forward and verify it against the torch fingerprint -> refuse (STC761, nothing written)
+when top-10 neighbour agreement is below the threshold, unless ``allow_loss`` (then written, and marked
+not admitted in its manifest, which serve refuses) -> rename into place. The work folder goes on any
+failure or interruption, the same mechanism as the backport (backport.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import ConvertError, InputError
+from ..vocab import ModelKind
+from .backport import _claim, _copy_tree, _one_model, _put_in_place
+from .export_admit import DEFAULT_MIN_AGREEMENT, admit, check_threshold, reference_fingerprint
+from .export_runtime import (
+    QUANTIZATIONS,
+    RUNTIMES,
+    AdmissionFigures,
+    ExportManifest,
+    installed_versions,
+    load_exported,
+    write_manifest,
+)
+
+if TYPE_CHECKING:
+    from .export_graph import Graph
+
+Log = Callable[[str], None]
+# Packages the export needs, by step: the exporter, the runtime that is measured, the int8 quantizer.
+_NEEDS = {("onnx", None): ("onnx", "onnxruntime"), ("onnx", "int8"): ("onnx", "onnxruntime"),
+          ("openvino", None): ("onnx", "openvino"), ("openvino", "int8"): ("onnx", "openvino", "nncf")}
+_VERSIONS = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "openvino", "nncf")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export did."""
+
+    source: str
+    """The model exported (unchanged), as given."""
+    output: str
+    """The folder written, as given."""
+    manifest: ExportManifest
+    """What was written into OUT/stcompat-export.json, admission figures included."""
+
+    @property
+    def admission(self) -> AdmissionFigures:
+        """The figures against the torch model."""
+        return self.manifest.admission
+
+
+def _need(runtime: str, quantize: str | None) -> None:
+    import importlib.util
+
+    missing = [m for m in _NEEDS[(runtime, quantize)] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConvertError("STC760", f"--to {runtime}{' --quantize ' + quantize if quantize else ''} needs "
+                                     f"{', '.join(missing)}: pip install 'stcompat[export]'")
+
+
+def graph_name(runtime: str, quantize: str | None) -> str:
+    """Where the graph lies in the folder: sentence-transformers' own backend layout and file names."""
+    from .export_graph import instruction_set
+
+    if runtime == "onnx":
+        return "onnx/model.onnx" if quantize is None else f"onnx/model_qint8_{instruction_set()}.onnx"
+    return "openvino/openvino_model.xml" if quantize is None else "openvino/openvino_model_int8.xml"
+
+
+def _write_graph(st: object, built: Path, scratch: Path, runtime: str, quantize: str | None,
+                 say: Log) -> "Graph":
+    from .export_graph import export_onnx, export_openvino, quantize_onnx
+
+    target = built / graph_name(runtime, quantize)
+    direct = runtime == "onnx" and quantize is None
+    say(f"exporting the Transformer's forward pass to ONNX{'' if direct else ' (intermediate)'}")
+    onnx = export_onnx(st, target if direct else scratch / "model.onnx")
+    if runtime == "onnx" and quantize == "int8":
+        say("quantizing to int8 (onnxruntime dynamic quantization)")
+        return quantize_onnx(onnx, target)
+    if runtime == "openvino":
+        say("converting to OpenVINO IR" + (" with int8 weight compression (NNCF)" if quantize else ""))
+        return export_openvino(onnx, target, quantize)
+    return onnx
+
+
+def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str | None = None,
+           min_agreement: float = DEFAULT_MIN_AGREEMENT, allow_loss: bool = False, force: bool = False,
+           log: Log | None = None) -> ExportResult:
+    """Export ``model``'s Transformer to ``runtime`` into ``output`` and admit it against the torch model.
+
+    Raises ConvertError: STC760 (a package is missing), STC761 (top-10 agreement below ``min_agreement``,
+    unless ``allow_loss``), STC762 (nothing exportable), STC763 (the exporter failed), STC755 (OUT exists);
+    ``output`` is never left behind half-written.
+    """
+    say = log or (lambda _: None)
+    if runtime not in RUNTIMES:
+        raise InputError("STC004", f"--to {runtime}: use one of {', '.join(RUNTIMES)}", runtime)
+    if quantize not in QUANTIZATIONS:
+        raise InputError("STC004", f"--quantize {quantize}: use int8 (or leave it out for fp32)", str(quantize))
+    check_threshold(min_agreement)
+    _need(runtime, quantize)
+    asked = str(output)
+    output = Path(os.path.abspath(output))
+    folder, manifest = _one_model(model)
+    source = Path(manifest.path)
+    if output == source or source in output.parents or output in source.parents:
+        raise InputError("STC004", f"-o {output} overlaps the model folder {source}", str(output))
+    if manifest.model_kind is not ModelKind.SENTENCE_TRANSFORMER:
+        raise ConvertError("STC762", f"{source} is a {manifest.model_kind}: --to exports SentenceTransformer "
+                                     "models", model=str(source))
+    _claim(output, force)
+    from ..fingerprint.embed import load_model
+    from .export_runtime import exportable_transformer
+
+    say(f"loading {source} with torch and embedding the probe corpus (the reference)")
+    torch_model = load_model(source)
+    exportable_transformer(torch_model.st)  # STC762 before any file is written
+    reference = reference_fingerprint(torch_model)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.stcompat-", dir=output.parent))
+    built = work / output.name
+    try:
+        say(f"copying {source}")
+        _copy_tree(folder, manifest, built)
+        graph = _write_graph(torch_model.st, built, work / "scratch", runtime, quantize, say)
+        del torch_model
+        rel = graph.path.relative_to(built).as_posix()
+        say(f"loading the export with {runtime} and verifying it against torch")
+        exported, _ = load_exported(built, rel, runtime)
+        figures, _report = admit(reference, exported, min_agreement)
+        del exported
+        say(f"admission: {figures.line()}")
+        result = ExportManifest(
+            runtime=runtime, quantize=quantize, graph=rel, inputs=graph.inputs, method=graph.method,
+            source={"path": str(source), "sha256": reference.model.get("sha256")},
+            exported_with=installed_versions(_VERSIONS), admission=figures,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), extra=graph.extra)
+        if not figures.admitted and not allow_loss:
+            raise ConvertError("STC761", f"the {runtime}{' int8' if quantize else ''} export is not admitted: "
+                                         f"{figures.line()}; nothing written (--allow-loss writes it, marked not "
+                                         "admitted, and serve still refuses it)",
+                               model=str(source), output=str(output), figures=figures.as_dict())
+        write_manifest(built, result)
+        shutil.rmtree(work / "scratch", ignore_errors=True)
+        _put_in_place(built, output)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(str(model), asked, result)
+
+
+def render(result: ExportResult, fmt: str) -> str:
+    """The summary convert prints (text or json)."""
+    import json
+
+    m = result.manifest
+    if fmt == "json":
+        return json.dumps({"source": result.source, "output": result.output, **m.as_dict()}, indent=2) + "\n"
+    verdict = "admitted" if m.admission.admitted else "NOT admitted (written because of --allow-loss)"
+    kind = f"{m.runtime}{' ' + m.quantize if m.quantize else ' fp32'}"
+    return (f"exported {result.source} -> {result.output} ({kind}, {m.graph})\n"
+            f"  {m.method}\n"
+            f"  vs torch: {m.admission.line()}\n"
+            f"  {verdict}\n")

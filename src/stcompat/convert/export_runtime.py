@@ -1,0 +1,268 @@
+"""Run an exported transformer graph inside the model's own sentence-transformers pipeline.
+
+Only the Transformer module's forward pass is exported (``convert --to onnx|openvino``). Everything
+around it, the tokenizer, prompts, Pooling, Dense, Normalize and truncate_dim, stays the code of the
+installed sentence-transformers reading the saved folder: the exported model is the folder loaded by
+``SentenceTransformer`` with its first module's forward answered by onnxruntime or OpenVINO. So every
+saved setting is applied exactly as ``encode`` applies it, and the fingerprint machinery (which calls
+``encode``) measures the exported model with no special case.
+
+An export folder is a full sentence-transformers folder plus the graph (ST's own layout: ``onnx/``,
+``openvino/``) and ``stcompat-export.json``: what was exported, from what, how, and the admission figures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..fingerprint.embed import LoadedModel
+
+MANIFEST_NAME = "stcompat-export.json"
+MANIFEST_FORMAT = "stcompat.export/1"
+RUNTIMES = ("onnx", "openvino")
+QUANTIZATIONS = (None, "int8")
+TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+"""Tokenizer outputs a text Transformer graph may take, in this order."""
+GRAPH_OUTPUT = "last_hidden_state"
+# What each runtime needs installed, for the one-line error that names the extra.
+_RUNTIME_MODULES = {"onnx": ("onnxruntime",), "openvino": ("openvino",)}
+
+
+@dataclass(frozen=True)
+class AdmissionFigures:
+    """The exported model's embeddings of the probe corpus against the torch model's, and the decision."""
+
+    threshold: float
+    """Least top-k neighbour agreement admitted (default 0.99)."""
+    admitted: bool
+    """topk_agreement >= threshold."""
+    top_k: int
+    """k of the neighbour test (10)."""
+    topk_agreement: float
+    """Mean share of each probe text's k nearest neighbours kept (1.0: the same neighbours)."""
+    max_abs_diff: float | None
+    """Largest absolute difference of any embedding value."""
+    min_cosine: float | None
+    """Smallest cosine between a text's torch and exported embedding."""
+    mean_cosine: float | None
+    """Mean of those cosines."""
+    band: str
+    """verify's band for the same comparison (identical, noise, drift, broken)."""
+    rows: int
+    """Probe texts compared."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (manifest, /info, --format json)."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """One line for people: the figures a refusal prints."""
+        cos = "n/a" if self.min_cosine is None else (
+            f"1-{1 - self.min_cosine:.2g}" if self.min_cosine > 0.9999 else f"{self.min_cosine:.6f}")
+        diff = "n/a" if self.max_abs_diff is None else f"{self.max_abs_diff:.2g}"
+        return (f"top-{self.top_k} agreement {self.topk_agreement:.3f} (threshold {self.threshold}), "
+                f"min cosine {cos}, max |diff| {diff}, band {self.band}, {self.rows} probe texts")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "AdmissionFigures":
+        """Inverse of as_dict."""
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """``stcompat-export.json``: what an export folder holds."""
+
+    runtime: str
+    """``onnx`` or ``openvino``."""
+    quantize: str | None
+    """None (fp32) or ``int8``."""
+    graph: str
+    """The graph file, relative to the folder (``onnx/model.onnx``, ``openvino/openvino_model.xml``)."""
+    inputs: tuple[str, ...]
+    """Graph inputs, named as the tokenizer names its outputs."""
+    method: str
+    """Which exporter and quantizer made the graph, with their settings."""
+    source: Mapping[str, Any]
+    """The model exported: path and the sha256 of the files its torch pipeline reads."""
+    exported_with: Mapping[str, str]
+    """Package versions that exported it."""
+    admission: AdmissionFigures
+    """The figures against the torch model at export time."""
+    created: str = ""
+    """UTC time of the export."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Anything else the exporter recorded (the instruction set an int8 graph was made for)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"format": MANIFEST_FORMAT, "runtime": self.runtime, "quantize": self.quantize, "graph": self.graph,
+                "inputs": list(self.inputs), "output": GRAPH_OUTPUT, "method": self.method, "source": dict(self.source),
+                "exported_with": dict(self.exported_with), "admission": self.admission.as_dict(),
+                "created": self.created, "extra": dict(self.extra)}
+
+
+def write_manifest(folder: Path, manifest: ExportManifest) -> None:
+    """Write ``stcompat-export.json`` into ``folder``."""
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def read_manifest(folder: str | Path) -> ExportManifest | None:
+    """The export manifest of ``folder``, None when it is not an export; STC004 when it is unreadable."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != MANIFEST_FORMAT or raw.get("runtime") not in RUNTIMES:
+            raise ValueError(f"format {raw.get('format')!r}, runtime {raw.get('runtime')!r}")
+        graph = str(raw["graph"])
+        if Path(graph).is_absolute() or ".." in Path(graph).parts:  # the graph must lie inside the folder
+            raise ValueError(f"graph {graph!r} is outside the folder")
+        return ExportManifest(runtime=raw["runtime"], quantize=raw.get("quantize"), graph=graph,
+                              inputs=tuple(raw["inputs"]), method=str(raw.get("method", "")),
+                              source=dict(raw.get("source") or {}), exported_with=dict(raw.get("exported_with") or {}),
+                              admission=AdmissionFigures.from_dict(raw["admission"]),
+                              created=str(raw.get("created", "")), extra=dict(raw.get("extra") or {}))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError("STC004", f"{path}: not a usable export manifest ({exc})", str(path)) from None
+
+
+def need_runtime(runtime: str) -> None:
+    """STC760 when the runtime's package is not installed."""
+    import importlib.util
+
+    for module in _RUNTIME_MODULES[runtime]:
+        if importlib.util.find_spec(module) is None:
+            from ..errors import ConvertError
+
+            raise ConvertError("STC760", f"the {runtime} backend needs {module}: pip install 'stcompat[export]'")
+
+
+class _OnnxSession:
+    """One onnxruntime session (one per model instance: a serve worker thread owns it)."""
+
+    def __init__(self, graph: Path, threads: int | None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.inputs = tuple(i.name for i in self._session.get_inputs())
+        self.describe = {"runtime": "onnxruntime", "onnxruntime": ort.__version__, "threads": threads,
+                         "providers": self._session.get_providers()}
+
+    def __call__(self, feeds: dict[str, Any]) -> Any:
+        return self._session.run([GRAPH_OUTPUT], feeds)[0]
+
+
+class _OpenVinoRequest:
+    """One compiled OpenVINO model and its infer request."""
+
+    def __init__(self, graph: Path, threads: int | None) -> None:
+        import openvino as ov
+
+        # f32 compute: on CPUs with bf16 support OpenVINO otherwise runs fp32 IR in bf16 (max |diff| ~2e-3 on
+        # all-MiniLM-L6-v2, measured here), which an fp32 export must not silently do.
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        compiled = ov.Core().compile_model(str(graph), "CPU", config)
+        self._request = compiled.create_infer_request()
+        self._output = compiled.output(GRAPH_OUTPUT)
+        self.inputs = tuple(i.get_any_name() for i in compiled.inputs)
+        self.describe = {"runtime": "openvino", "openvino": ov.__version__.split("-")[0], "threads": threads,
+                         "device": "CPU"}
+
+    def __call__(self, feeds: dict[str, Any]) -> Any:
+        result = self._request.infer(feeds)
+        return result[self._output].copy()  # the request reuses its output buffer on the next call
+
+
+class RuntimeForward:
+    """Replaces the Transformer module's forward: tokenizer features in, token embeddings out."""
+
+    def __init__(self, runner: Any, output_key: str) -> None:
+        self._runner = runner
+        self._output_key = output_key
+
+    def __call__(self, features: dict[str, Any], **_: Any) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        feeds = {name: np.ascontiguousarray(features[name].cpu().numpy(), dtype=np.int64)
+                 for name in self._runner.inputs}
+        features[self._output_key] = torch.from_numpy(np.asarray(self._runner(feeds), dtype=np.float32))
+        return features
+
+
+def exportable_transformer(st: Any) -> Any:
+    """The model's first module when it is a text Transformer whose forward the exporter can take, else STC762."""
+    from ..errors import ConvertError
+
+    first = st[0] if len(st) else None
+    if type(first).__name__ != "Transformer" or not hasattr(first, "model"):
+        name = type(first).__name__ if first is not None else "nothing"
+        raise ConvertError("STC762", f"the model's first module is {name}: only a Transformer module's forward "
+                                     "pass can be exported")
+    config = getattr(first, "modality_config", None) or {"text": {"method": "forward",
+                                                                 "method_output_name": GRAPH_OUTPUT}}
+    text = config.get("text") or {}
+    if set(config) != {"text"} or text.get("method") != "forward" or text.get("method_output_name") != GRAPH_OUTPUT:
+        raise ConvertError("STC762", f"the Transformer module reads {sorted(config)} through "
+                                     f"{text.get('method')!r} -> {text.get('method_output_name')!r}: only a text "
+                                     f"model's forward -> {GRAPH_OUTPUT} is exported")
+    return first
+
+
+def attach(st: Any, graph: Path, runtime: str, threads: int | None = None) -> dict[str, Any]:
+    """Make ``st``'s Transformer run ``graph`` with ``runtime``; returns what /info shows of the runtime."""
+    need_runtime(runtime)
+    module = exportable_transformer(st)
+    runner = _OnnxSession(graph, threads) if runtime == "onnx" else _OpenVinoRequest(graph, threads)
+    missing = [name for name in runner.inputs if name not in TOKEN_INPUTS]
+    if missing:
+        raise InputError("STC004", f"{graph}: graph input {missing[0]!r} is not a tokenizer output", str(graph))
+    # An instance attribute wins over the class's forward: nn.Module.__call__ looks up self.forward.
+    module.forward = RuntimeForward(runner, getattr(module, "module_output_name", None) or "token_embeddings")
+    return dict(runner.describe)
+
+
+def load_exported(folder: str | Path, graph: str, runtime: str, *, device: str = "cpu",
+                  threads: int | None = None) -> tuple["LoadedModel", dict[str, Any]]:
+    """Load an export folder: its sentence-transformers pipeline with ``graph`` as the Transformer's forward.
+
+    Returns the LoadedModel (what fingerprint/verify and serve's embedder take; its ``st`` runs the graph)
+    and the runtime's description.
+    """
+    from ..fingerprint.embed import load_model
+
+    if device != "cpu":
+        raise InputError("STC004", f"exported backends run on the CPU here, not {device!r}", device)
+    path = Path(folder) / graph
+    if not path.is_file():
+        raise InputError("STC004", f"{path}: the export manifest names a graph that is not there", str(path))
+    loaded = load_model(folder, device=device)
+    return loaded, attach(loaded.st, path, runtime, threads)
+
+
+def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Versions of the named distributions that are installed (metadata only)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+

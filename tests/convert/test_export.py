@@ -1,0 +1,178 @@
+"""convert --to onnx|openvino on tiny real fixtures: exported, admitted against torch, equal to encode.
+
+Each export is real (torch.onnx.export, OpenVINO's converter) and each admission is the real
+measurement (the probe corpus through the export vs through torch). The demo model's exports, int8
+included, are in test_export_slow.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("openvino")
+
+from conftest import fixture_path  # noqa: E402
+from stcompat.errors import ConvertError, InputError  # noqa: E402
+
+export_module = importlib.import_module("stcompat.convert.export")
+PROMPTS = fixture_path("6.2.0", "bert_prompts")  # saved prompts and a default prompt name
+TRUNC = fixture_path("6.2.0", "bert_trunc")  # a saved truncate_dim (16)
+TEXTS = ["The cat sits on the mat.", "A quick brown fox jumps over the lazy dog", "x",
+         "Embeddings for search, ranked by cosine similarity between a query and many documents."]
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if ".stcompat-" in p.name or ".old-" in p.name)
+
+
+@pytest.fixture(scope="module")
+def onnx_export(tmp_path_factory):
+    """bert_prompts exported to ONNX fp32, with the source's hashes before and after."""
+    parent = tmp_path_factory.mktemp("export")
+    before = tree_hashes(PROMPTS)
+    result = export_module.export(PROMPTS, parent / "onnx", "onnx")
+    return result, parent, before, tree_hashes(PROMPTS)
+
+
+def _torch(path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu")
+
+
+def test_fp32_onnx_export_is_admitted_with_its_figures(onnx_export):
+    result, parent, before, after = onnx_export
+    out = parent / "onnx"
+    m = result.manifest
+    assert m.runtime == "onnx" and m.quantize is None and m.graph == "onnx/model.onnx"
+    assert (out / m.graph).is_file() and set(m.inputs) == {"input_ids", "attention_mask", "token_type_ids"}
+    fig = result.admission
+    assert fig.admitted and fig.top_k == 10 and fig.topk_agreement == 1.0 and fig.threshold == 0.99
+    assert fig.max_abs_diff <= 1e-5 and fig.band in ("identical", "noise") and fig.rows >= 100
+    written = json.loads((out / "stcompat-export.json").read_text())
+    assert written["format"] == "stcompat.export/1" and written["admission"]["admitted"] is True
+    assert written["source"]["sha256"] and written["exported_with"]["onnxruntime"]
+    # A full sentence-transformers folder: every source file is there, byte for byte.
+    copied = tree_hashes(out)
+    assert all(copied[name] == digest for name, digest in before.items())
+    assert before == after and leftovers(parent) == []
+
+
+def test_fp32_onnx_export_encodes_like_torch_with_the_saved_prompts(onnx_export):
+    from stcompat.convert.export_runtime import load_exported, read_manifest
+
+    result, parent, _, _ = onnx_export
+    out = parent / "onnx"
+    manifest = read_manifest(out)
+    exported, runtime = load_exported(out, manifest.graph, "onnx")
+    assert runtime["runtime"] == "onnxruntime"
+    reference = _torch(PROMPTS)
+    assert reference.default_prompt_name  # the default prompt applies around the graph too
+    for kwargs in ({}, {"prompt_name": "document"}, {"prompt": ""}):
+        got = exported.st.encode(TEXTS, **kwargs)
+        want = reference.encode(TEXTS, **kwargs)
+        assert got.shape == want.shape and float(np.abs(got - want).max()) <= 1e-5, kwargs
+    # The graph really runs: the torch weights of the exported copy are not what answers.
+    assert type(exported.st[0].forward).__name__ == "RuntimeForward"
+
+
+def test_openvino_export_keeps_truncate_dim(tmp_path):
+    from stcompat.convert.export_runtime import load_exported
+
+    result = export_module.export(TRUNC, tmp_path / "ov", "openvino")
+    assert result.admission.admitted and result.admission.max_abs_diff <= 1e-5
+    assert (tmp_path / "ov" / "openvino" / "openvino_model.xml").is_file()
+    assert (tmp_path / "ov" / "openvino" / "openvino_model.bin").is_file()
+    exported, runtime = load_exported(tmp_path / "ov", result.manifest.graph, "openvino")
+    got, want = exported.st.encode(TEXTS), _torch(TRUNC).encode(TEXTS)
+    assert got.shape == want.shape == (len(TEXTS), 16)
+    assert float(np.abs(got - want).max()) <= 1e-5 and runtime["runtime"] == "openvino"
+
+
+def test_an_export_whose_pooling_differs_is_refused_by_admission(onnx_export, tmp_path):
+    """The same graph in a folder whose Pooling says CLS: measured against the source's torch model."""
+    from stcompat.convert.export_admit import admit, reference_fingerprint
+    from stcompat.convert.export_runtime import load_exported
+    from stcompat.fingerprint.embed import load_model
+
+    result, parent, _, _ = onnx_export
+    broken = tmp_path / "cls"
+    shutil.copytree(parent / "onnx", broken)
+    config = broken / "1_Pooling" / "config.json"
+    pooling = json.loads(config.read_text())
+    assert pooling["pooling_mode"] == "mean"
+    config.write_text(json.dumps({**pooling, "pooling_mode": "cls"}))
+    reference = reference_fingerprint(load_model(PROMPTS))
+    figures, report = admit(reference, load_exported(broken, result.manifest.graph, "onnx")[0])
+    assert not figures.admitted and figures.topk_agreement < 0.99 and figures.min_cosine < 0.99
+    assert report.verdict.value in ("drift", "broken")
+
+
+def test_an_interrupted_export_leaves_nothing(tmp_path, monkeypatch):
+    before = tree_hashes(PROMPTS)
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[0])
+        assert (Path(args[0]) / "onnx" / "model.onnx").is_file()  # the graph was written, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "load_exported", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_module.export(PROMPTS, tmp_path / "out", "onnx")
+    assert calls and not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+    assert tree_hashes(PROMPTS) == before
+
+
+def test_refusals_before_any_work(tmp_path):
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(ConvertError) as caught:
+        export_module.export(PROMPTS, tmp_path / "exists", "onnx")
+    assert caught.value.code == "STC755"
+    for variant in ("static", "cross_encoder"):
+        with pytest.raises(ConvertError) as caught:
+            export_module.export(fixture_path("6.2.0", variant), tmp_path / variant, "onnx")
+        assert caught.value.code == "STC762", variant
+        assert not (tmp_path / variant).exists()
+    with pytest.raises(InputError):
+        export_module.export(PROMPTS, tmp_path / "x", "onnx", min_agreement=1.5)
+    with pytest.raises(InputError):
+        export_module.export(PROMPTS, PROMPTS / "inside", "onnx")
+    assert leftovers(tmp_path) == []
+
+
+def test_cli_option_errors(tmp_path):
+    exe = [sys.executable, "-m", "stcompat.cli", "convert", str(PROMPTS)]
+    neither = subprocess.run([*exe, "-o", str(tmp_path / "a")], capture_output=True, text=True)
+    assert neither.returncode == 2 and "error[STC004]" in neither.stderr and "--to" in neither.stderr
+    both = subprocess.run([*exe, "-o", str(tmp_path / "a"), "--to", "onnx", "--target", "sentence-transformers==2.2.2"],
+                          capture_output=True, text=True)
+    assert both.returncode == 2 and "error[STC004]" in both.stderr
+
+
+@pytest.mark.slow  # the same export as the module fixture's, through a subprocess: ~20 s of imports and export
+def test_cli_export_prints_its_figures(tmp_path):
+    exe = [sys.executable, "-m", "stcompat.cli", "convert", str(PROMPTS)]
+    done = subprocess.run([*exe, "-o", str(tmp_path / "b"), "--to", "onnx", "--format", "json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["runtime"] == "onnx" and body["admission"]["admitted"] and body["admission"]["top_k"] == 10
+    assert (tmp_path / "b" / "onnx" / "model.onnx").is_file() and "admission: top-10 agreement" in done.stderr
+

@@ -1,0 +1,70 @@
+"""STC026: the transformer's config.json is not a transformers config (no ``model_type``).
+
+damaged/flattened is st2.2.2/bert_plain with every module folder's files copied into the root (modules.json
+paths "", the Pooling config overwriting config.json); damaged/config_not_transformers has the ST config
+copied over config.json. Every release fails with ValueError "Unrecognized model in <path>": 4.x list the
+types they know (transformers.json: model_type spans, unknown_model_type_error.missing_model_type), 5.x do
+not; 2.2 pass the root as "<path>/" (its module loop joins the module path "").
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from packaging.version import Version
+
+from conftest import FIXTURES, truth_stacks
+from stcompat.checker import check
+from stcompat.kb.query import knowledge
+
+STACKS = truth_stacks()
+CELLS = [c for c in json.loads((FIXTURES / "truth.json").read_text())["cells"]
+         if c["model"] in ("damaged/flattened", "damaged/config_not_transformers")]
+
+
+def _target(cell: dict) -> str:
+    layers = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub")
+    return " ".join(f"{k}=={v.split('+')[0]}" for k, v in cell["versions"].items() if k in layers)
+
+
+def _stc026(model, target: str):
+    (result,) = check(model, targets=[target], resolve=False)
+    return result, [f for f in result.findings if f.code == "STC026"]
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: f"{c['model'].split('/')[1]}@{c['release']}")
+def test_the_exact_error_of_each_release(cell):
+    result, (finding,) = _stc026(FIXTURES / cell["model"], _target(cell))
+    assert finding.file == "config.json" and finding.key == "model_type"
+    assert (result.verdict, result.predicted_error.type, result.predicted_error.message) == (
+        "fails", cell["error"]["type"], cell["error"]["message"])
+    assert "restore the transformers config.json" in finding.message and finding.fix is None
+
+
+@pytest.mark.xfail(strict=True, reason="rules/fixes.py moves sentence-transformers to clear STC105 (the root "
+                   "Pooling 3.2-4.x construct from the folder path) although STC026 fails the load in every "
+                   "release: with a failing input finding no version should be proposed")
+def test_no_version_fix_while_the_files_are_the_problem():
+    cell = next(c for c in CELLS if c["model"] == "damaged/flattened" and c["release"] == "3.2.0")
+    result, _ = _stc026(FIXTURES / cell["model"], _target(cell))
+    assert result.fix == ()
+
+
+def test_the_4x_message_lists_the_release_s_types_and_5x_does_not():
+    kb = knowledge()
+    old = kb.missing_model_type_error(Version("4.41.2"), "/m/x")
+    new = kb.missing_model_type_error(Version("5.25.0"), "/m/x")
+    assert "bert, bert-generation" in old[1] and "modernbert" not in old[1]  # modernbert came in 4.48
+    assert "modernbert" in kb.missing_model_type_error(Version("4.48.2"), "/m/x")[1]
+    assert new == ("ValueError", "Unrecognized model in /m/x. Should have a `model_type` key in its config.json.")
+
+
+def test_a_type_name_in_the_path_makes_4x_pick_that_type(copy_model):
+    # 4.x AutoConfig looks for a known type's name in the path before raising: that type's config class is
+    # then built from the file, which check cannot judge; 5.x raise whatever the path.
+    model = copy_model(FIXTURES / "damaged" / "flattened", "my-bert-copy")
+    result, (finding,) = _stc026(model, STACKS["4.1.0"])
+    assert finding.effect == "unknown" and "'bert'" in finding.message
+    result, (finding,) = _stc026(model, STACKS["6.2.0"])
+    assert finding.effect == "fails" and result.predicted_error.type == "ValueError"
