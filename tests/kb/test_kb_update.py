@@ -95,7 +95,7 @@ def cut_off(tmp_path_factory):
     return package, root / "updates", cutoff
 
 
-@pytest.mark.slow
+@pytest.mark.proof
 def test_cut_off_data_ends_at_the_cut(cut_off):
     package, _, cutoff = cut_off
     cut = Knowledge(data=package / "kb" / "data", use_updates=False)
@@ -107,7 +107,7 @@ def test_cut_off_data_ends_at_the_cut(cut_off):
         assert len(cut.document(part)["releases"]) < len(_bundled(part)["releases"]), part
 
 
-@pytest.mark.slow
+@pytest.mark.proof
 def test_update_from_the_registry_equals_the_bundled_data(cut_off):
     from stcompat.kbbuild.update import update
 
@@ -133,7 +133,7 @@ def test_update_from_the_registry_equals_the_bundled_data(cut_off):
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{part}.json" for part in PARTS)
 
 
-@pytest.mark.slow
+@pytest.mark.proof
 def test_offline_update_reads_only_the_cache_and_says_so(cut_off):
     from stcompat.kbbuild.update import update
 
@@ -155,7 +155,7 @@ def test_offline_update_reads_only_the_cache_and_says_so(cut_off):
     assert table.returncode == 0 and "--offline" in table.stdout.replace("\n", "")
 
 
-@pytest.mark.slow
+@pytest.mark.proof
 def test_check_of_a_newer_release_is_unknown_before_and_the_bundled_verdict_after(cut_off, tmp_path):
     from stcompat.kbbuild.update import update
 

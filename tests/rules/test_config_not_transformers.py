@@ -42,9 +42,6 @@ def test_the_exact_error_of_each_release(cell):
     assert "restore the transformers config.json" in finding.message and finding.fix is None
 
 
-@pytest.mark.xfail(strict=True, reason="rules/fixes.py moves sentence-transformers to clear STC105 (the root "
-                   "Pooling 3.2-4.x construct from the folder path) although STC026 fails the load in every "
-                   "release: with a failing input finding no version should be proposed")
 def test_no_version_fix_while_the_files_are_the_problem():
     cell = next(c for c in CELLS if c["model"] == "damaged/flattened" and c["release"] == "3.2.0")
     result, _ = _stc026(FIXTURES / cell["model"], _target(cell))

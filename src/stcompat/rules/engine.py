@@ -158,16 +158,23 @@ def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None
     # rules/fixes.py: the fewest packages moved, by the fewest releases, that the knowledge judges ok and
     # whose requirements admit the rest of the stack; findings no release clears keep their own fix.
     moved = find_fix(manifest, stack, kb, findings, findings_for)
+    damaged = sorted({f.file for f in findings if f.layer in UNVERSIONED and f.effect in (Effect.FAILS, Effect.DEGRADED)
+                      and f.file})
     if moved is not None:
         fix.extend(moved.requirements())
         notes.extend(moved.notes())
+    elif damaged or any(f.layer in UNVERSIONED and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
+        # find_fix proposes no version while files are damaged or missing: no move can be judged on them.
+        named = f" ({', '.join(damaged)})" if damaged else ""
+        notes.append(f"repair the files first{named}, then check again: no version change is judged on a "
+                     "damaged or incomplete copy")
     elif any(f.layer in ST_LAYERS and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
         notes.append("no covered sentence-transformers release loads it as saved")
     for finding in findings:
         if (finding.fix and finding.effect is Effect.FAILS and finding.fix not in fix
                 and (moved is None or finding.layer in UNVERSIONED)):
             fix.append(finding.fix)
-    if any(f.layer in CONVERT_LAYERS and f.effect is Effect.FAILS for f in findings):
+    if not damaged and any(f.layer in CONVERT_LAYERS and f.effect is Effect.FAILS for f in findings):
         lossy = any(f.layer is Layer.ST_CONFIG and f.effect is Effect.DEGRADED for f in findings)
         note = convert_note(manifest, stack, kb, lossy)
         if note:

@@ -339,6 +339,11 @@ def find_fix(manifest, stack: Stack, kb: Knowledge, findings: Sequence[Finding],
     blocking = _blocking(findings)
     if not blocking:
         return None
+    # Damaged or incomplete files (a missing module folder, no tokenizer, a config.json that is not one) fail
+    # or change the model in every release: the repair comes first, and no version move can be proven
+    # before it, so none is proposed (the finding names the files to restore).
+    if any(f.layer in UNVERSIONED and f.effect in BLOCKING for f in findings):
+        return None
     involved = [p for p in PACKAGES if any(f.layer in PACKAGE_LAYERS[p] for f in blocking)]
     search = _Search(manifest, stack, kb, judge)
     search.bound_by(blocking)
