@@ -29,4 +29,4 @@ def test_a_failing_suite_fails_ci_and_a_passing_one_does_not():
 
 def test_both_suites_run_under_a_limit():
     text = CI.read_text()
-    assert 'step "make test" ' in text and 'step "make test-slow" ' in text
+    assert 'step "make test" ' in text and 'step "make test-slow" ' in text and 'step "make test-proof" ' in text
