@@ -27,6 +27,19 @@ def fixture_entries() -> list[dict]:
     return fixture_manifest()["fixtures"]
 
 
+def truth_cells() -> list[dict]:
+    """The cells of tests/fixtures/truth.json, their error messages moved to this checkout: a message holds
+    the absolute path the fixture had where tools/make_truth.py ran (its ``fixtures_root``)."""
+    truth = json.loads((FIXTURES / "truth.json").read_text())
+    root = truth["fixtures_root"]
+    cells = []
+    for cell in truth["cells"]:
+        if cell.get("error"):
+            cell = {**cell, "error": {**cell["error"], "message": cell["error"]["message"].replace(root, str(FIXTURES))}}
+        cells.append(cell)
+    return cells
+
+
 def truth_stacks() -> dict[str, str]:
     """The environment each release really ran in when tools/make_truth.py loaded every fixture
     (tests/fixtures/truth.json), as a --target text: measured stacks, not typed ones."""
@@ -52,7 +65,8 @@ def fixture_path(release: str, variant: str) -> Path:
 def _restore_empty_module_folders():
     """git keeps no empty folders; ST writes some (e.g. 2_Normalize/). Recreate them as saved."""
     if (FIXTURES / "manifest.json").is_file():
-        for entry in fixture_entries():
+        manifest = fixture_manifest()
+        for entry in [*manifest["fixtures"], *manifest.get("damaged", ())]:
             for folder in entry.get("empty_dirs", ()):
                 (FIXTURES / entry["path"] / folder).mkdir(parents=True, exist_ok=True)
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from conftest import fixture_path, truth_stacks
-from stcompat.convert.defaults import ConstructorDefaults, defaults_from_source, installed_defaults
+from stcompat.convert.defaults import ConstructorDefaults, knowledge_defaults
 from stcompat.convert.plan import Action, plan_backport
 from stcompat.env.stack import stack_from_target
 from stcompat.model.inspect import inspect_model
@@ -142,24 +142,9 @@ def test_without_known_defaults_nothing_is_dropped():
     assert "its default is not known here" in p.blockers[0].message
 
 
-def test_defaults_read_from_source():
-    source = '''
-class Normalize(Module):
-    def __init__(self, module_input_name: str = "sentence_embedding", module_output_name: str | None = None,
-                 act=nn.Tanh()):
-        self.module_output_name = module_output_name if module_output_name is not None else module_input_name
-'''
-    found = defaults_from_source(source, "x:Normalize")
-    assert found.literal == {"module_input_name": "sentence_embedding", "module_output_name": None}
-    assert found.falls_back == {"module_output_name": "module_input_name"}
-    assert found.holds_default("module_output_name", "sentence_embedding", {})
-    assert not found.holds_default("module_output_name", "token_embeddings", {})
-    assert not found.holds_default("act", "tanh", {})  # not a literal: never assumed held
-    assert defaults_from_source(source, "x:Other") is None
-
-
-def test_installed_defaults_are_the_newest_releases():
-    pooling = installed_defaults("sentence_transformers.sentence_transformer.modules.pooling:Pooling")
+def test_knowledge_defaults_are_the_newest_releases():
+    # (reading them from a release's source: tests/kb/test_kb_init_defaults.py)
+    pooling = knowledge_defaults("sentence_transformers.sentence_transformer.modules.pooling:Pooling")
     assert isinstance(pooling, ConstructorDefaults)
     assert pooling.literal["include_prompt"] is True and pooling.literal["pooling_mode"] == "mean"
-    assert installed_defaults("no.such.module:Thing") is None
+    assert knowledge_defaults("no.such.module:Thing") is None

@@ -14,12 +14,12 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import FIXTURES, truth_stacks
+from conftest import FIXTURES, truth_stacks, truth_cells
 from stcompat.checker import check
 from stcompat.kb.query import knowledge
 
 STACKS = truth_stacks()
-CELLS = [c for c in json.loads((FIXTURES / "truth.json").read_text())["cells"]
+CELLS = [c for c in truth_cells()
          if c["model"] in ("damaged/flattened", "damaged/config_not_transformers")]
 
 

@@ -13,14 +13,14 @@ import shutil
 import pytest
 from packaging.version import Version
 
-from conftest import FIXTURES, truth_stacks
+from conftest import FIXTURES, truth_stacks, truth_cells
 from stcompat.checker import check
 from stcompat.kb.query import knowledge
 from stcompat.vocab import Layer
 
 STACKS = truth_stacks()
 MODEL = FIXTURES / "damaged" / "pooling_missing"
-TRUTH = {c["release"]: c for c in json.loads((FIXTURES / "truth.json").read_text())["cells"]
+TRUTH = {c["release"]: c for c in truth_cells()
          if c["model"] == "damaged/pooling_missing"}
 
 

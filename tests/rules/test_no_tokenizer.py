@@ -15,13 +15,13 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import FIXTURES, truth_stacks
+from conftest import FIXTURES, truth_stacks, truth_cells
 from stcompat.checker import check
 from stcompat.kb.query import knowledge
 
 STACKS = truth_stacks()
 MODEL = FIXTURES / "damaged" / "no_tokenizer"
-TRUTH = {c["release"]: c for c in json.loads((FIXTURES / "truth.json").read_text())["cells"]
+TRUTH = {c["release"]: c for c in truth_cells()
          if c["model"] == "damaged/no_tokenizer"}
 
 

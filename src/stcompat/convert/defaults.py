@@ -2,18 +2,19 @@
 
 A 5.4+ config holds keys an older module rejects (``include_prompt``, ``module_output_name``,
 ``modality_config``, ...). Dropping one is safe only when the saved value is what the newer module
-would do without it, because that is what the older module always does. The knowledge base records
-which keys a constructor takes, not their defaults, so the defaults are read here from the source of
-the installed sentence-transformers (parsed, never imported: no torch), and only for a release the
-knowledge covers with the same loader.
+would do without it, because that is what the older module always does. The defaults are facts of
+the knowledge base (kbbuild/st_reader.py reads each release's ``__init__``: ``init_defaults``,
+``init_falls_back``), so the answer is the same whatever sentence-transformers is installed, or none;
+what the source cannot say (values inferred at load time) is measured and kept here (LEGACY_INFERENCE).
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
+
+from ..kb.query import Knowledge, knowledge
 
 _ABSENT = object()
 
@@ -25,10 +26,11 @@ class ConstructorDefaults:
     origin: str
     """``module:Class`` the defaults were read for."""
     literal: Mapping[str, Any] = field(default_factory=dict)
-    """Parameter -> its default, for defaults that are literals (``True``, ``"mean"``, ``None``)."""
+    """Parameter -> its default, for defaults that are JSON literals (``True``, ``"mean"``, ``None``): the
+    knowledge's ``init_defaults``."""
     falls_back: Mapping[str, str] = field(default_factory=dict)
     """Parameter whose ``None`` default means "the value of another parameter" (``module_output_name``
-    -> ``module_input_name``), read from ``x if x is not None else y`` in ``__init__``."""
+    -> ``module_input_name``), read from ``x if x is not None else y`` in ``__init__`` (``init_falls_back``)."""
     inferred: Mapping[str, Any] = field(default_factory=dict)
     """Parameters whose ``None`` default is inferred from the model at load time, with the value the
     inference gives a model that the older releases can load at all (see LEGACY_INFERENCE)."""
@@ -65,77 +67,24 @@ LEGACY_INFERENCE: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-def _literal(node: ast.expr | None) -> Any:
-    if node is None:
-        return _ABSENT
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError):
-        return _ABSENT  # e.g. nn.Tanh(): not a literal, so never "held" by a config value
+def defaults_in(kb: Knowledge, origin: str) -> ConstructorDefaults | None:
+    """Defaults of ``origin``'s constructor as ``kb`` records them; None when it does not.
 
-
-def _fallbacks(init: ast.FunctionDef, params: set[str]) -> dict[str, str]:
-    """``self.a = a if a is not None else b`` (or ``a or b``) -> {a: b} for parameters a, b."""
-    found: dict[str, str] = {}
-    for node in ast.walk(init):
-        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Compare):
-            test = node.test
-            if (isinstance(test.left, ast.Name) and test.left.id in params and isinstance(test.ops[0], ast.IsNot)
-                    and isinstance(node.body, ast.Name) and node.body.id == test.left.id
-                    and isinstance(node.orelse, ast.Name) and node.orelse.id in params):
-                found[test.left.id] = node.orelse.id
-    return found
-
-
-def defaults_from_source(source: str, origin: str) -> ConstructorDefaults | None:
-    """The defaults of ``origin``'s own ``__init__`` in ``source`` (a module's text); None when absent."""
-    class_name = origin.split(":")[1]
-    tree = ast.parse(source)
-    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
-    if cls is None:
-        return None
-    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-    if init is None:
-        return None
-    args = init.args
-    positional = args.posonlyargs + args.args
-    literal: dict[str, Any] = {}
-    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
-        value = _literal(default)
-        if value is not _ABSENT:
-            literal[arg.arg] = value
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        value = _literal(default)
-        if value is not _ABSENT:
-            literal[arg.arg] = value
-    params = {a.arg for a in positional + args.kwonlyargs}
-    return ConstructorDefaults(origin, literal, _fallbacks(init, params), LEGACY_INFERENCE.get(class_name, {}))
+    They come from the newest release whose loader for ``origin`` records them (the plan asks with the
+    newest release's origins: a key is dropped only when it holds what the newest constructor does without
+    it). Rows built before the field existed (an older `stcompat kb update` cache) record nothing and
+    give way to the release before. Nothing of the installed sentence-transformers is read.
+    """
+    for release in reversed(kb.st_releases):
+        loader = release.loader(origin)
+        if loader is not None and loader.init_defaults is not None:
+            return ConstructorDefaults(origin, dict(loader.init_defaults), dict(loader.init_falls_back or {}),
+                                       LEGACY_INFERENCE.get(loader.class_name, {}))
+    return None
 
 
 @lru_cache(maxsize=None)
-def installed_defaults(origin: str) -> ConstructorDefaults | None:
-    """Defaults of ``origin`` read from the installed sentence-transformers' source file.
-
-    Only when the installed release is covered by the knowledge base and has a loader for this
-    origin there: the defaults then belong to the class the knowledge describes.
-    """
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    from ..kb.query import knowledge
-
-    try:
-        dist = distribution("sentence-transformers")
-    except PackageNotFoundError:
-        return None
-    release = knowledge().st(dist.version.split("+")[0])
-    if release is None or release.loader(origin) is None:
-        return None
-    module = origin.split(":")[0].replace(".", "/")
-    for candidate in (f"{module}.py", f"{module}/__init__.py"):
-        path = dist.locate_file(candidate)
-        try:
-            text = path.read_text(encoding="utf-8")  # type: ignore[union-attr]
-        except (OSError, AttributeError):
-            continue
-        return defaults_from_source(text, origin)
-    return None
+def knowledge_defaults(origin: str) -> ConstructorDefaults | None:
+    """``defaults_in`` the knowledge base (bundled, with the user's `stcompat kb update` merged): the
+    plan's DefaultsFn."""
+    return defaults_in(knowledge(), origin)

@@ -21,7 +21,7 @@ from ..model.manifest import ModelManifest, ModuleEntry
 from ..model.st_config import LEGACY_POOLING_FLAGS, TRANSFORMER_KINDS
 from ..rules.engine import equivalent_type
 from ..vocab import MergesFormat, ModelKind, Namespace, ValueEnum, WeightFormat
-from .defaults import ConstructorDefaults, DefaultsFn, installed_defaults
+from .defaults import ConstructorDefaults, DefaultsFn, knowledge_defaults
 
 CST = "config_sentence_transformers.json"
 MODULES = "modules.json"
@@ -387,7 +387,7 @@ class _Planner:
 
 
 def plan_backport(manifest: ModelManifest, target: Stack, kb: Knowledge | None = None,
-                  defaults: DefaultsFn = installed_defaults) -> Plan:
+                  defaults: DefaultsFn = knowledge_defaults) -> Plan:
     """What converting ``manifest`` for ``target`` takes: edits, losses, and blockers if it cannot be done."""
     kb = kb or knowledge()
     version = target.get("sentence-transformers")

@@ -118,6 +118,11 @@ class Loader:
     """Whether load() raises when its config file is missing (open() of it, or {} then a TypeError/KeyError)."""
     needs_no_files: bool | None = None
     """Whether load() builds the module with no file in its folder; None for abstract loaders."""
+    init_defaults: Mapping[str, Any] | None = None
+    """``__init__`` parameter -> its default, for defaults that are JSON literals; None when the knowledge
+    does not record them (no ``__init__``, or data built before the field existed)."""
+    init_falls_back: Mapping[str, str] | None = None
+    """Parameter whose ``None`` default takes another parameter's value (``x if x is not None else y``)."""
 
     @property
     def class_name(self) -> str:
@@ -250,6 +255,8 @@ class StRelease:
             config_files=tuple(raw.get("config_files", ())),
             fails_without_config=bool(raw.get("fails_without_config")),
             needs_no_files=raw.get("needs_no_files"),
+            init_defaults=raw.get("init_defaults"),
+            init_falls_back=raw.get("init_falls_back"),
         )
 
     @property

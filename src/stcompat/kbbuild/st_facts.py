@@ -11,7 +11,9 @@ For each release from 2.0.0 on:
   ``__init__`` parameters, whether the config is splatted into the constructor unfiltered (so an
   unknown key raises TypeError), renamed keys, legacy Pooling flags a decorator converts; and what it
   needs from the folder (st_reader): the sentence_*_config names it tries, the config files it reads,
-  whether it fails without its config, whether it needs no file at all.
+  whether it fails without its config, whether it needs no file at all; and what ``__init__`` does
+  with a parameter left out (``init_defaults``: literal defaults; ``init_falls_back``: a ``None``
+  default that takes another parameter's value).
 - ``legacy_pooling_modes``: 5.4+ table of legacy ``pooling_mode_*`` booleans -> mode names.
 - ``requirements_error``: the pieces of the ImportError 6.0+ raises for a model's unmet ``requirements``
   (st_requirements).
@@ -321,6 +323,10 @@ def _loader(release: Release, origin: str) -> dict[str, Any] | None:
     return {
         "init_raises": init_raises,
         "init_params": params,
+        # What __init__ does with a parameter left out (convert/defaults.py: may a newer key be dropped?);
+        # null when the release defines no __init__ for the class.
+        "init_defaults": st_reader.init_defaults(init) if init is not None else None,
+        "init_falls_back": st_reader.init_falls_back(init) if init is not None else None,
         "init_required": required,
         "init_var_keyword": var_keyword,
         "load": mode,

@@ -4,6 +4,8 @@ The model reader (src/stcompat/model/st_config.py) asks, per modules.json class 
 does a transformer module try, which modules fail without their config file, which need no files at all,
 and how legacy Pooling booleans map to 5.4+ mode names. These functions answer from the ``ast`` of the
 methods involved (the caller finds ``load`` / ``load_config`` through the class's bases); nothing is run.
+``init_defaults`` / ``init_falls_back`` say what ``__init__`` does with a parameter left out (`stcompat
+convert` drops a newer config key only when it holds that).
 """
 
 from __future__ import annotations
@@ -172,3 +174,58 @@ def legacy_pooling_modes(trees: Iterable[ast.Module]) -> dict[str, str]:
                     for k, v in zip(value.keys, value.values)):
                 return {k.value: v.value for k, v in zip(value.keys, value.values)}
     return {}
+
+
+def _json_literal(node: ast.expr | None) -> tuple[bool, object]:
+    """(True, value) for a default that is a literal a JSON config can hold (``True``, ``"mean"``, ``None``,
+    ``{}``); (False, None) otherwise: ``nn.Tanh()`` or a tuple is never what a config value equals."""
+    if node is None:
+        return False, None
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
+
+    def storable(v: object) -> bool:
+        if v is None or isinstance(v, (bool, int, str)):
+            return True
+        if isinstance(v, float):
+            return v == v and v not in (float("inf"), float("-inf"))
+        if isinstance(v, list):
+            return all(storable(x) for x in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and storable(x) for k, x in v.items())
+        return False
+
+    return (True, value) if storable(value) else (False, None)
+
+
+def init_defaults(init: ast.FunctionDef) -> dict[str, object]:
+    """``__init__``'s parameter -> default, for defaults that are JSON literals (what a dropped config key
+    would have been: `stcompat convert` drops a newer key only when the config holds this value)."""
+    args = init.args
+    positional = args.posonlyargs + args.args
+    found: dict[str, object] = {}
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    for arg, default in pairs:
+        ok, value = _json_literal(default)
+        if ok:
+            found[arg.arg] = value
+    return found
+
+
+def init_falls_back(init: ast.FunctionDef) -> dict[str, str]:
+    """``x if x is not None else y`` in ``__init__`` for parameters x, y -> {x: y}: a ``None`` default that
+    means "the value of another parameter" (5.4+ ``module_output_name`` -> ``module_input_name``)."""
+    args = init.args
+    params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+    found: dict[str, str] = {}
+    for node in ast.walk(init):
+        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Compare):
+            test = node.test
+            if (isinstance(test.left, ast.Name) and test.left.id in params and isinstance(test.ops[0], ast.IsNot)
+                    and isinstance(node.body, ast.Name) and node.body.id == test.left.id
+                    and isinstance(node.orelse, ast.Name) and node.orelse.id in params):
+                found[test.left.id] = node.orelse.id
+    return found
