@@ -53,7 +53,12 @@ def test_every_54_save_converts_to_a_folder_check_predicts_ok(tmp_path, target):
         else:
             assert result.check.verdict == "ok" and result.verify is None
             (again,) = check(out, targets=[STACKS[target]], resolve=False)
-            assert again.verdict == "ok", again.findings
+            # A 5.x half-precision save is computed in float32 by a 4.x target: an allowed loss, which check
+            # still reports (STC203) and the plan lists; nothing else may be left.
+            dtype_lost = any(loss.setting.endswith("dtype") for loss in result.plan.losses)
+            left = {f.code for f in again.findings if f.effect != "info"}
+            assert again.verdict == "ok" or (dtype_lost and again.verdict == "degraded" and left == {"STC203"}), \
+                again.findings
         assert tree_hashes(source) == before, f"{release}/{variant} changed"
     expected = {"cross_encoder": "STC751", "sparse": "STC751"}
     if target in ("2.2.2", "3.4.1"):

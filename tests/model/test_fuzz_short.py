@@ -15,12 +15,24 @@ TARGET = Path(__file__).resolve().parents[2] / "fuzz" / "fuzz_folder.py"
 pytest.importorskip("atheris")
 
 
+# libFuzzer's -rss_limit_mb reads the process's peak RSS, which Linux carries over from the parent through
+# fork and exec: run after the heavy slow tests, the pytest process's own peak (~2.9 GB) tripped it before the
+# first input. The child's memory is bounded by its address space instead, where only its own use counts.
+ADDRESS_SPACE = 6 * 1024 ** 3
+
+
+def _bounded() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
 def _fuzz(runs: int, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, str(TARGET), f"-atheris_runs={runs}", "-max_len=2048", "-len_control=0", "-seed=1",
-         f"-artifact_prefix={tmp_path}/"],
-        capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+         "-rss_limit_mb=0", f"-artifact_prefix={tmp_path}/"],
+        capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path, preexec_fn=_bounded)
 
 
 def _assert_clean(result: subprocess.CompletedProcess, runs: int, tmp_path: Path) -> None:

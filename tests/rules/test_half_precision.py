@@ -73,6 +73,13 @@ def test_a_half_checkpoint_is_degraded_exactly_where_the_dtype_is_auto(entry):
             assert config[key] in finding.message and "torch.float32" in finding.message
             bound = ".".join(kb.first_transformers_with_auto_dtype().split(".")[:2])
             assert finding.fix == f"transformers<{bound}"
+        elif saver_auto and not auto:
+            # the other direction: a checkpoint-dtype save computed in float32 by an older transformers
+            (finding,) = found
+            assert (finding.file, finding.key) == ("config.json", key)
+            assert "computes in float32" in finding.message and f"torch.{config[key]}" in finding.message
+            bound = ".".join(kb.first_transformers_with_auto_dtype().split(".")[:2])
+            assert finding.fix == f"transformers>={bound}"
         else:
             assert not found, release
     assert seen == {True, False}  # both sides of the boundary were checked

@@ -220,7 +220,7 @@ def backport(model: str | Path, output: str | Path, target: str | Stack, *, allo
             if (built / "README.md").is_file() else None
         (built / "README.md").write_text(readme(plan, manifest, card), encoding="utf-8")
         say(f"checking the result against {stack.description}")
-        checked = check_output(built, stack)
+        checked = check_output(built, stack, plan.losses)
         if checked.verdict is not Verdict.OK:
             raise ConvertError("STC756", f"check of the converted folder says {checked.verdict}: "
                                          f"{'; '.join(checked.findings) or 'no finding'}", model=str(source),

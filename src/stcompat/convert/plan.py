@@ -20,6 +20,7 @@ from ..kb.query import Knowledge, Loader, StRelease, knowledge, parse_version
 from ..model.manifest import ModelManifest, ModuleEntry
 from ..model.st_config import LEGACY_POOLING_FLAGS, TRANSFORMER_KINDS
 from ..rules.engine import equivalent_type
+from ..rules.transformers import precision_change
 from ..vocab import MergesFormat, ModelKind, Namespace, ValueEnum, WeightFormat
 from .defaults import ConstructorDefaults, DefaultsFn, knowledge_defaults
 
@@ -323,6 +324,19 @@ class _Planner:
                                  f"{self.st.version} opens only {', '.join(loader.weight_files)}")
 
     # -- the rest of the folder ------------------------------------------------------------
+    def precision(self) -> None:
+        """A half checkpoint the target computes in another dtype than the saving transformers did (a 5.x save
+        in float16 is computed in float32 by 4.x): no file edit changes that, so it is a loss."""
+        info, version = self.m.transformer, self.target.get("transformers")
+        change = precision_change(self.kb, self.m, info, version) if info and version else None
+        if change is None:
+            return
+        self.losses.append(Loss(f"{change.file} {change.key or 'dtype'}", change.dtype,
+                                f"transformers {version} computes this {change.dtype} checkpoint in "
+                                f"{change.target_computes}; the transformers that saved it computed in "
+                                f"{change.saved_computes}",
+                                f'load it with model_kwargs={{"torch_dtype": torch.{change.saved_computes}}}'))
+
     def transformer_weights(self) -> None:
         """Weights only as safetensors, for a target transformers that cannot read them."""
         info, tf = self.m.transformer, self.target.get("transformers")
@@ -411,6 +425,7 @@ def plan_backport(manifest: ModelManifest, target: Stack, kb: Knowledge | None =
             planner.writes.insert(0, Edit(Action.WRITE_JSON, MODULES, f"import paths and folders that "
                                           f"sentence-transformers {st.version} has", content=entries))
     planner.transformer_weights()
+    planner.precision()
     planner.tokenizers()
     planner.settings()
     order = list(Action)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Iterator
 
 from packaging.version import Version
@@ -92,23 +93,42 @@ def _no_model_type(ctx: Context, info: TransformerInfo, version: Version, positi
                  order=(STAGE_MODULES, position, SUB_TF_CONFIG))
 
 
-def _half_precision(ctx: Context, info: TransformerInfo, version: Version, position: int) -> Iterator[Finding]:
+@dataclass(frozen=True)
+class PrecisionChange:
+    """A half-precision checkpoint computed in another dtype by the target than by the stack that saved it."""
+
+    dtype: str
+    """The checkpoint's half dtype (``float16`` or ``bfloat16``)."""
+    saved_computes: str
+    """The dtype the saving transformers computed in (``float32``, or ``dtype`` itself)."""
+    target_computes: str
+    """The dtype the target transformers computes in."""
+    file: str | None
+    """Where the dtype is read: config.json, or the safetensors file when config.json declares none."""
+    key: str | None
+    """config.json's ``dtype``/``torch_dtype``, or None when the tensors say it."""
+    evidence: str
+    """One clause: what declares or stores the dtype."""
+
+
+def precision_change(kb, manifest, info: TransformerInfo, version: Version) -> PrecisionChange | None:
     """A checkpoint in float16/bfloat16 is computed in that dtype by a transformers that loads the checkpoint's
     own dtype (``default_dtype == "auto"``: config.json's dtype, else the first floating tensor's), and in
     float32 by one that loads torch's default. Behaviour as saved is the saving transformers' (config.json
-    ``transformers_version``): a save by a release that loads in the checkpoint's dtype was used that way."""
-    if ctx.kb.default_dtype(version) != "auto":
-        return
+    ``transformers_version``; unknown: taken as float32, the older behaviour). Both directions change the
+    embeddings: a 4.x save loaded by 5.x, and a 5.x save loaded (after a backport) by 4.x."""
+    target_auto = kb.default_dtype(version) == "auto"
     saved_with = parse_version(info.transformers_version)
-    if saved_with is not None and ctx.kb.default_dtype(saved_with) == "auto":
-        return  # saved by a transformers that loads it in that dtype too: it was used that way
+    saved_auto = saved_with is not None and kb.default_dtype(saved_with) == "auto"
+    if target_auto == saved_auto:
+        return None  # both compute in the same dtype
     if info.dtype is not None:
         dtype = HALF_CONFIG_DTYPES.get(info.dtype)
         file, key = info.config_file, info.dtype_key
         evidence = f"{info.config_file} declares {info.dtype_key}={info.dtype!r}"
     else:
         folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
-        stored = [w for w in ctx.manifest.weights if w.format is WeightFormat.SAFETENSORS and w.header_ok
+        stored = [w for w in manifest.weights if w.format is WeightFormat.SAFETENSORS and w.header_ok
                   and (w.path.rsplit("/", 1)[0] if "/" in w.path else "") == folder]
         floats = {d for w in stored for d in w.dtypes if d in FLOAT_TENSOR_DTYPES}
         # Every floating tensor in one half dtype: the first one transformers looks at is in it.
@@ -116,12 +136,26 @@ def _half_precision(ctx: Context, info: TransformerInfo, version: Version, posit
         file, key = (stored[0].path if stored else None), None
         evidence = f"config.json declares no dtype and {file} stores {', '.join(sorted(floats))} tensors"
     if dtype is None:
+        return None
+    return PrecisionChange(dtype, dtype if saved_auto else "float32", dtype if target_auto else "float32",
+                           file, key, evidence)
+
+
+def _half_precision(ctx: Context, info: TransformerInfo, version: Version, position: int) -> Iterator[Finding]:
+    change = precision_change(ctx.kb, ctx.manifest, info, version)
+    if change is None:
         return
     first = ctx.kb.first_transformers_with_auto_dtype()
     bound = ".".join(first.split(".")[:2]) if first else None
-    pin = f"transformers<{bound}" if bound else None
-    yield judged("STC203", Effect.DEGRADED,
-                 f"{evidence}: transformers {version} computes in {dtype} (the checkpoint's dtype), "
-                 f"older releases{f' (<{bound})' if bound else ''} in float32; load with "
-                 f'model_kwargs={{"dtype": torch.float32}}' + (f" or pin {pin}" if pin else ""),
-                 file, key, fix=pin, order=(STAGE_MODULES, position, SUB_TF_WEIGHTS))
+    if change.target_computes == change.dtype:  # a float32-era save, a checkpoint-dtype target
+        pin = f"transformers<{bound}" if bound else None
+        message = (f"{change.evidence}: transformers {version} computes in {change.dtype} (the checkpoint's "
+                   f"dtype), older releases{f' (<{bound})' if bound else ''} in float32, as when it was saved; "
+                   f'load with model_kwargs={{"dtype": torch.float32}}' + (f" or pin {pin}" if pin else ""))
+    else:  # saved by a checkpoint-dtype transformers, loaded by one that computes in float32
+        pin = f"transformers>={bound}" if bound else None
+        message = (f"{change.evidence}: transformers {version} computes in float32, the transformers that saved "
+                   f"it ({info.transformers_version}) in {change.dtype}; load with "
+                   f'model_kwargs={{"torch_dtype": torch.{change.dtype}}}' + (f" or pin {pin}" if pin else ""))
+    yield judged("STC203", Effect.DEGRADED, message, change.file, change.key, fix=pin,
+                 order=(STAGE_MODULES, position, SUB_TF_WEIGHTS))
