@@ -172,7 +172,8 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
 @click.option("--with", "extra", multiple=True, metavar="REQ", help='Extra pin for every cell, e.g. "transformers==4.41.2".')
 @click.option("--reference", default="current", show_default=True,
               help='"current" (this environment) or a release from --st; differences are measured against it.')
-@click.option("-j", "--jobs", default=2, show_default=True, help="Cells run in parallel.")
+@click.option("-j", "--jobs", default=2, show_default=True,
+              help="Cells run in parallel (local executor; with --executor ray the cluster's resources decide).")
 @click.option("--offline", is_flag=True, help="Use only cached environments and uv's cache.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds per probe.")
 @click.option("--torch", "torch_spec", help="The torch every environment shares (requirement or wheel path).")
