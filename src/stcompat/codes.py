@@ -414,6 +414,16 @@ _RULES: tuple[Rule, ...] = (
         Layer.ENVIRONMENT, Effect.INFO,
     ),
     Rule(
+        "STC122", "st-import-needs-newer-transformers", Severity.ERROR,
+        "The target sentence-transformers imports, when it is imported, a name from a transformers submodule "
+        "that the target transformers does not have yet (2.4.0 takes is_nltk_available from "
+        "transformers.utils.import_utils, which transformers has from 4.34; its Requires-Dist admits 4.32).",
+        "`import sentence_transformers` raises ImportError: nothing loads, whatever the model. The message is "
+        "predicted up to the file path Python appends to it (the target's site-packages).",
+        "Upgrade transformers to a release that has the name (check's fix names the smallest move).",
+        Layer.TRANSFORMERS, Effect.FAILS,
+    ),
+    Rule(
         "STC201", "model-type-unknown", Severity.ERROR,
         "config.json's model_type is not known to the target transformers release.",
         "AutoConfig raises ValueError (\"...does not recognize this architecture...\").",

@@ -1,4 +1,5 @@
-"""STC201-STC203: the transformers layer under the Transformer module."""
+"""STC122, STC201-STC203: the transformers layer: what sentence-transformers imports from it, and under the
+Transformer module."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..kb.query import parse_version
 from ..model.manifest import TransformerInfo
 from ..model.st_config import TRANSFORMER_KINDS
 from ..vocab import WeightFormat
-from .base import STAGE_MODULES, SUB_TF_CONFIG, SUB_TF_WEIGHTS, Context, Effect, Finding, PredictedError, judged
+from .base import STAGE_ENV, STAGE_MODULES, SUB_TF_CONFIG, SUB_TF_WEIGHTS, Context, Effect, Finding, PredictedError, judged
 
 # config.json dtype names (torch's) and safetensors dtype codes of the half-precision floats.
 HALF_CONFIG_DTYPES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16"}
@@ -40,7 +41,8 @@ def passed_path(ctx: Context, folder: str) -> str | None:
 
 
 def check_transformers(ctx: Context) -> Iterator[Finding]:
-    """model_type known to the target transformers; remote code."""
+    """model_type known to the target transformers; remote code; what sentence-transformers imports from it."""
+    yield from _st_imports(ctx)
     info = ctx.manifest.transformer
     if info is None:
         return
@@ -159,3 +161,25 @@ def _half_precision(ctx: Context, info: TransformerInfo, version: Version, posit
                    f'model_kwargs={{"torch_dtype": torch.{change.dtype}}}' + (f" or pin {pin}" if pin else ""))
     yield judged("STC203", Effect.DEGRADED, message, change.file, change.key, fix=pin,
                  order=(STAGE_MODULES, position, SUB_TF_WEIGHTS))
+
+
+def _st_imports(ctx: Context) -> Iterator[Finding]:
+    """STC122: names the target sentence-transformers takes from transformers submodules when it is imported.
+    Judged with the transformers layer (its fix moves transformers), whatever the model holds."""
+    st = ctx.st
+    if st is None:
+        return
+    transformers = ctx.stack.get("transformers")
+    lacking = ctx.kb.transformers_lacks(transformers, st.transformers_imports) if transformers is not None else None
+    if lacking:
+        module, name = lacking[0].split(":", 1)
+        # One statement (`from module import a, b`) fails on its first missing name, in the order the release
+        # writes them (the order the knowledge keeps); across modules, which import runs first is not known.
+        single = len({pair.split(":", 1)[0] for pair in lacking}) == 1
+        names = ", ".join(pair.replace(":", ".") for pair in lacking)
+        yield judged(
+            "STC122", Effect.FAILS,
+            f"sentence-transformers {st.version} imports {names} at import time, which transformers "
+            f"{transformers} does not have yet: `import sentence_transformers` itself fails",
+            None, None, PredictedError("ImportError", f"cannot import name '{name}' from '{module}'") if single else None,
+            order=(STAGE_ENV,))
