@@ -9,6 +9,9 @@ is judged on). Nothing here decides whether an export is good enough: export.py 
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +114,12 @@ def quantize_onnx(fp32: Graph, path: Path) -> Graph:
     # Without VNNI, u8 x s8 products can saturate; onnxruntime's advice is 7-bit weights (reduce_range) there.
     reduce_range = isa != "avx512_vnni"
     path.parent.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(str(fp32.path), str(path), weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=reduce_range)
+    source, target = fp32.path.resolve(), path.resolve()
+    # onnxruntime's quantizer writes scratch files (a shape-inference model, external tensor data of ~90 MB for
+    # MiniLM) into the working directory: run it inside a scratch folder beside the output, removed after.
+    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=target.parent) as scratch, contextlib.chdir(scratch):
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=reduce_range)
     method = (f"{fp32.method} + onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, per_channel=True, "
               f"reduce_range={reduce_range})")
     return Graph(path, fp32.inputs, method, {"instruction_set": isa})
