@@ -153,6 +153,17 @@ def readme(plan: Plan, manifest: ModelManifest, card: str | None) -> str:
     return text + "\n" + card
 
 
+def _source_and_output(model: str | Path, output: str | Path) -> tuple[ModelFolder, ModelManifest, Path]:
+    """The one model folder to read and the absolute output path, refused when one contains the other
+    (a conversion never writes into its source, nor replaces a folder that holds it)."""
+    output = Path(os.path.abspath(output))
+    folder, manifest = _one_model(model)
+    source = Path(manifest.path)
+    if output == source or source in output.parents or output in source.parents:
+        raise InputError("STC004", f"-o {output} overlaps the model folder {source}", str(output))
+    return folder, manifest, output
+
+
 def _claim(output: Path, force: bool) -> None:
     if output.exists() or output.is_symlink():
         if not force:
@@ -182,11 +193,8 @@ def backport(model: str | Path, output: str | Path, target: str | Stack, *, allo
     """
     say = log or (lambda _: None)
     asked = str(output)
-    output = Path(os.path.abspath(output))
-    folder, manifest = _one_model(model)
+    folder, manifest, output = _source_and_output(model, output)
     source = Path(manifest.path)
-    if output == source or source in output.parents or output in source.parents:
-        raise InputError("STC004", f"-o {output} overlaps the model folder {source}", str(output))
     _claim(output, force)
     stack = _build_target(target)
     plan = plan_backport(manifest, stack)

@@ -10,7 +10,6 @@ failure or interruption, the same mechanism as the backport (backport.py).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import ConvertError, InputError
 from ..vocab import ModelKind
-from .backport import _claim, _copy_tree, _one_model, _put_in_place
+from .backport import _claim, _copy_tree, _put_in_place, _source_and_output
 from .export_admit import DEFAULT_MIN_AGREEMENT, admit, check_threshold, reference_fingerprint
 from .export_runtime import (
     QUANTIZATIONS,
@@ -111,11 +110,8 @@ def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str
     check_threshold(min_agreement)
     _need(runtime, quantize)
     asked = str(output)
-    output = Path(os.path.abspath(output))
-    folder, manifest = _one_model(model)
+    folder, manifest, output = _source_and_output(model, output)
     source = Path(manifest.path)
-    if output == source or source in output.parents or output in source.parents:
-        raise InputError("STC004", f"-o {output} overlaps the model folder {source}", str(output))
     if manifest.model_kind is not ModelKind.SENTENCE_TRANSFORMER:
         raise ConvertError("STC762", f"{source} is a {manifest.model_kind}: --to exports SentenceTransformer "
                                      "models", model=str(source))
