@@ -192,6 +192,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process in MiB (Linux /proc; 0 elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -261,6 +272,7 @@ def main() -> int:
             servers[backend] = (port, start_server(args.model, port, args.threads, extra + args.server_arg))
             asyncio.run(load(port, make_requests(64, seed=1), args.concurrency, "minilm"))  # warm-up
         before = {b: server_counters(port) for b, (port, _) in servers.items()}
+        rss_warm = {b: rss_mib(server.pid) for b, (_, server) in servers.items()}
         bounds = [round(i * len(requests) / args.slices) for i in range(args.slices + 1)]
         first_text = [0]
         for r in requests:
@@ -277,6 +289,7 @@ def main() -> int:
                 s["latencies"] += result["latencies"]
                 s["errors"] += result["errors"]
         after = {b: server_counters(port) for b, (port, _) in servers.items()}
+        rss_after = {b: rss_mib(server.pid) for b, (_, server) in servers.items()}
         infos = {b: server_info(port) for b, (port, _) in servers.items()}
         # Concurrency 1: each request alone, in turn on every side (bare: one encode of the request's texts).
         for i in range(min(args.single, len(requests))):
@@ -310,6 +323,10 @@ def main() -> int:
         print(f"  server CPU {s['cpu']:.1f} s; worker time in encode {busy:.1f} s of {s['seconds']:.1f} s wall; "
               f"{cycle:.0f} texts per micro-batch on average; CPU per sentence, bare / serve: "
               f"{bare_cpu / s['cpu']:.2f}x")
+        if rss_warm[backend]:
+            grew = rss_after[backend] / rss_warm[backend] - 1
+            print(f"  server memory (RSS) after warm-up {rss_warm[backend]:.0f} MiB, after the run "
+                  f"{rss_after[backend]:.0f} MiB ({grew:+.1%}; goal within 10%)")
         if s["single"] and bare_p50:
             p50 = statistics.median(s["single"])
             print(f"  concurrency 1: p50 {p50 * 1000:.1f} ms per request, {p50 / bare_p50:.2f}x bare encode's p50")

@@ -281,11 +281,14 @@ VARIANTS = {
     "static": lambda: _st([_static()]),
     "router": lambda: _st([_router()]),
     "cross_encoder": lambda: _cross_encoder(),
+    # One label with Identity instead of the default Sigmoid: raw logits. Each release writes the
+    # activation where its own CrossEncoder reads it (config.json, then config_sentence_transformers.json).
+    "cross_encoder_identity": lambda: _cross_encoder(activation="Identity"),
     "sparse": lambda: _sparse(),
 }
 
 #: Variants that are not SentenceTransformer models: the class that saves and loads them.
-MODEL_CLASSES = {"cross_encoder": "CrossEncoder", "sparse": "SparseEncoder"}
+MODEL_CLASSES = {"cross_encoder": "CrossEncoder", "cross_encoder_identity": "CrossEncoder", "sparse": "SparseEncoder"}
 
 
 def _model_class(name: str):
@@ -318,12 +321,22 @@ def _sparse_cls(name):
     raise ImportError(f"sentence_transformers.sparse_encoder has no {name}")
 
 
-def _cross_encoder():
-    """CrossEncoder on the tiny BERT with a fresh 1-label head (random, seeded)."""
+def _cross_encoder(activation=None):
+    """CrossEncoder on the tiny BERT with a fresh 1-label head (random, seeded); ``activation``: a
+    torch.nn class name set as the default activation (the keyword each release calls it by)."""
+    import inspect
+
+    import torch
+
     cross_encoder = _model_class("CrossEncoder")
     if not hasattr(cross_encoder, "save"):
         raise AttributeError("CrossEncoder has no save()")
-    return cross_encoder("tiny-bert", num_labels=1, device="cpu")
+    kwargs = {}
+    if activation is not None:
+        params = inspect.signature(cross_encoder.__init__).parameters
+        name = "activation_fn" if "activation_fn" in params else "default_activation_function"
+        kwargs[name] = getattr(torch.nn, activation)()
+    return cross_encoder("tiny-bert", num_labels=1, device="cpu", **kwargs)
 
 
 def _sparse():

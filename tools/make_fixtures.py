@@ -55,7 +55,8 @@ SCHEMA = "stcompat.fixtures/1"
 
 RELEASES = ("2.2.2", "2.3.1", "2.7.0", "3.0.1", "3.4.1", "4.1.0", "5.1.2", "5.7.0", "6.2.0")
 VARIANTS = ("bert_plain", "roberta_plain", "bert_prompts", "bert_simfn", "bert_trunc",
-            "bert_inclprompt", "bert_dense", "static", "router", "cross_encoder", "sparse", "bert_fp16", "bert_bf16")
+            "bert_inclprompt", "bert_dense", "static", "router", "cross_encoder", "sparse", "bert_fp16", "bert_bf16",
+            "cross_encoder_identity")
 #: Damaged copies of saved fixtures, as people copy models by hand or clone them without Git LFS:
 #: (release, saved variant, name, damage). ``damage`` is ACTION:FILE with ACTION one of ``lfs`` (the file
 #: replaced by its Git LFS pointer), ``truncate`` (the first half of the file kept), ``delete`` (the file

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from stcompat.matrix.runner import classify, run_matrix  # noqa: E402
 from stcompat.model.inspect import inspect_model  # noqa: E402
+from stcompat.vocab import loader_for  # noqa: E402
 
 DEMO = "demo/all-MiniLM-L6-v2"
 
@@ -61,8 +62,8 @@ def _name(folder: str) -> str:
 
 
 def measure(names: list[str], releases: list[str], reference: str, jobs: int,
-            sources: dict[str, str] | None = None) -> list[dict]:
-    """Load ``names`` in every release (real environments) and return their truth cells.
+            sources: dict[str, str] | None = None, loader: str = "sentence-transformer") -> list[dict]:
+    """Load ``names`` with ``loader``'s class in every release (real environments); their truth cells.
 
     ``sources`` maps a damaged copy to the fixture it was derived from: its cells are judged against that
     intact folder's reference load (a copy without modules.json loads fine everywhere, but not as saved).
@@ -70,7 +71,7 @@ def measure(names: list[str], releases: list[str], reference: str, jobs: int,
     sources = {n: s for n, s in (sources or {}).items() if n in names}
     run = list(dict.fromkeys(names + list(sources.values())))
     result = run_matrix([_folder(n) for n in run], releases, reference=reference, jobs=jobs, batch=True,
-                        on_progress=lambda what: print(what, file=sys.stderr))
+                        loader=loader, on_progress=lambda what: print(what, file=sys.stderr))
     by_cell = {(_name(c.model), c.release): c for c in result.cells}
     cells = []
     for cell in result.cells:
@@ -84,6 +85,7 @@ def measure(names: list[str], releases: list[str], reference: str, jobs: int,
         cells.append({
             "model": _name(cell.model),
             "release": cell.release,
+            "loader": loader,
             "versions": dict(cell.versions),
             "outcome": cell.outcome,
             "error": {"type": cell.error["type"], "message": cell.error["message"]} if cell.error else None,
@@ -105,6 +107,10 @@ def main() -> None:
     parser.add_argument("--reference", default=None,
                         help="release the models are compared with, recorded in the document's references and "
                              "kept by later runs (default: the recorded one, else the newest saver release)")
+    parser.add_argument("--loaders", choices=("all", "sentence-transformer", "own"), default="all",
+                        help="the classes models are loaded with: SentenceTransformer for every model, and the "
+                             "model's own class (CrossEncoder, SparseEncoder) for the other kinds (all, the "
+                             "default); or only one of the two")
     parser.add_argument("--out", default=str(FIXTURES / "truth.json"))
     args = parser.parse_args()
     manifest = json.loads((FIXTURES / "manifest.json").read_text())
@@ -113,8 +119,8 @@ def main() -> None:
     reference = args.reference or newest
     out = Path(args.out)
     known = all_models(manifest)
-    # The truth is what SentenceTransformer(path) does, for every fixture: CrossEncoder and SparseEncoder
-    # folders included (check's verdict for them is about that load too, see STC903).
+    # The truth is what SentenceTransformer(path) does, for every fixture (CrossEncoder and SparseEncoder
+    # folders included: people load them so by mistake), and what the folder's own class does with it.
     if args.models is None:
         names = known
         releases = sorted(set(manifest["releases"]) | set(extra), key=_key)
@@ -137,12 +143,19 @@ def main() -> None:
             else:
                 document["references"].pop(name, None)
     # One matrix run per reference: each model is compared with its own (recorded, or the newest release).
-    groups: dict[str, list[str]] = {}
+    groups: dict[tuple[str, str], list[str]] = {}
     for name in names:
-        groups.setdefault(document["references"].get(name, newest), []).append(name)
-    cells = [cell for ref, group in groups.items() for cell in measure(group, releases, ref, args.jobs, sources)]
-    replaced = {(c["model"], c["release"]) for c in cells}
-    document["cells"] = [c for c in document["cells"] if (c["model"], c["release"]) not in replaced] + cells
+        reference_of = document["references"].get(name, newest)
+        own = loader_for(inspect_model(_folder(name)).model_kind)
+        if args.loaders in ("all", "sentence-transformer"):
+            groups.setdefault((reference_of, "sentence-transformer"), []).append(name)
+        if args.loaders in ("all", "own") and own != "sentence-transformer":
+            groups.setdefault((reference_of, own), []).append(name)
+    cells = [cell for (ref, loader), group in groups.items()
+             for cell in measure(group, releases, ref, args.jobs, sources, loader)]
+    replaced = {(c["model"], c["release"], c["loader"]) for c in cells}
+    document["cells"] = [c for c in document["cells"]
+                         if (c["model"], c["release"], c.get("loader", "sentence-transformer")) not in replaced] + cells
     if args.models is not None:
         for release in extra:
             if release in document["releases"]:
@@ -150,7 +163,7 @@ def main() -> None:
             listed = set(document["extra_releases"].get(release, [])) | set(names)
             document["extra_releases"][release] = sorted(listed)
     order = {name: i for i, name in enumerate(known)}
-    document["cells"].sort(key=lambda c: (order.get(c["model"], len(order)), _key(c["release"])))
+    document["cells"].sort(key=lambda c: (order.get(c["model"], len(order)), c.get("loader", ""), _key(c["release"])))
     document.update({
         "schema": "stcompat.truth/1", "generated": datetime.date.today().isoformat(), "reference": newest,
         "torch": document.get("torch") or "", "fixtures_root": str(FIXTURES),

@@ -33,11 +33,14 @@ def build_targets(targets: Sequence[str] = (), requirements: Sequence[str] = (),
 
 
 def check(*paths: str | Path, targets: Sequence[str] = (), requirements: Sequence[str] = (),
-          pythons: Sequence[str] = (), resolve: bool = True, cache_dir: str | None = None) -> list[CheckResult]:
+          pythons: Sequence[str] = (), resolve: bool = True, cache_dir: str | None = None,
+          loader: str | None = None) -> list[CheckResult]:
     """Predict, for every model the paths name and every target, whether it loads and behaves as saved.
 
     With no target, the current environment is judged (read from metadata; nothing imported).
+    ``loader``: the class the models are loaded with, "sentence-transformer", "cross-encoder" or
+    "sparse-encoder"; by default each folder's own kind (a CrossEncoder folder with ``CrossEncoder(path)``).
     """
     manifests = inspect_models(*paths, cache_dir=cache_dir)
     stacks = build_targets(targets, requirements, pythons, resolve)
-    return [check_one(manifest, stack) for manifest in manifests for stack in stacks]
+    return [check_one(manifest, stack, loader=loader) for manifest in manifests for stack in stacks]

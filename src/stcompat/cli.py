@@ -145,9 +145,12 @@ _PRECISIONS = click.Choice(["float32", "float16", "bfloat16"])
               help="Exit 1 when any verdict is this bad or worse.")
 @click.option("--no-resolve", is_flag=True, help="Do not complete unpinned layers with a resolver.")
 @click.option("--cache-dir", help="Hugging Face cache to resolve repo ids in.")
+@click.option("--loader", type=click.Choice(["sentence-transformer", "cross-encoder", "sparse-encoder"]),
+              help="The class you load the models with (default: each folder's own kind, as saved).")
 @_guard
 def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tuple[str, ...],
-              pythons: tuple[str, ...], fmt: str, fail_on: str, no_resolve: bool, cache_dir: str | None) -> None:
+              pythons: tuple[str, ...], fmt: str, fail_on: str, no_resolve: bool, cache_dir: str | None,
+              loader: str | None) -> None:
     """Predict whether models load and behave as saved in a target environment (default: this one).
 
     Exit status: 0 when every verdict is ok, 1 when any is degraded/unknown or fails
@@ -157,7 +160,7 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
     from .vocab import Verdict
 
     results = check(*paths, targets=targets, requirements=requirements, pythons=pythons,
-                    resolve=not no_resolve, cache_dir=cache_dir)
+                    resolve=not no_resolve, cache_dir=cache_dir, loader=loader)
     _kb_warnings()  # a cached `kb update` that is not used: check answered from the bundled data
     _show("check", fmt, results)
     worst = Verdict.FAILS if fail_on == "fails" else Verdict.UNKNOWN
@@ -190,11 +193,16 @@ def check_cmd(paths: tuple[str, ...], targets: tuple[str, ...], requirements: tu
               help="A folder every Ray node mounts at the same path: models over 512 MiB are read there. Repeatable.")
 @click.option("--cpus-per-cell", type=float, metavar="N", help="Ray CPUs each cell requests (default 1).")
 @click.option("--memory-per-cell", metavar="SIZE", help="Ray memory each cell requests, e.g. 4GiB.")
+@click.option("--loader", type=click.Choice(["sentence-transformer", "cross-encoder", "sparse-encoder"]),
+              default="sentence-transformer", show_default=True,
+              help="The class each model is loaded with: SentenceTransformer (encode), CrossEncoder (predict of "
+                   "fixed pairs) or SparseEncoder (encode).")
 @_guard
 def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], reference: str, jobs: int,
                offline: bool, timeout: float, torch_spec: str | None, fmt: str, plot_path: str | None,
                html_path: str | None, batch: bool, cache_dir: str | None, executor: str, address: str | None,
-               shared_paths: tuple[str, ...], cpus_per_cell: float | None, memory_per_cell: str | None) -> None:
+               shared_paths: tuple[str, ...], cpus_per_cell: float | None, memory_per_cell: str | None,
+               loader: str) -> None:
     """Load models in real isolated environments, one per release, and record what happens.
 
     Exit status: 0 when every cell is ok, 1 otherwise, 2 for unusable input.
@@ -222,7 +230,7 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
     with Progress(console=make_console(stderr=True), transient=True) as progress:
         task = progress.add_task("matrix", total=total)
         result = run_matrix(models, chosen, extra=extra, reference=reference, jobs=jobs, offline=offline,
-                            timeout=timeout, torch=torch_spec, batch=batch, executor=runner,
+                            timeout=timeout, torch=torch_spec, batch=batch, executor=runner, loader=loader,
                             on_progress=lambda what: progress.update(task, advance=1, description=what))
     _show("matrix", fmt, result)
     if plot_path:

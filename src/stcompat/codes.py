@@ -397,6 +397,37 @@ _RULES: tuple[Rule, ...] = (
         "Prefer upgrading the framework to the saving release.",
         Layer.ST_CONFIG, Effect.INFO,
     ),
+    # ---- check: the loader class (STC13x) -----------------------------------------------------
+    Rule(
+        "STC130", "loader-class-missing", Severity.ERROR,
+        "The class the folder is loaded with does not exist in the target sentence-transformers "
+        "(SparseEncoder before 5.0).",
+        "`from sentence_transformers import SparseEncoder` raises ImportError before any file is read. The message "
+        "is predicted up to the file path Python appends to it (the target's site-packages).",
+        "Upgrade sentence-transformers to a release that has the class (check's fix names the smallest move).",
+        Layer.LOADER, Effect.FAILS,
+    ),
+    Rule(
+        "STC131", "cross-encoder-activation-ignored", Severity.WARNING,
+        "A CrossEncoder saved an activation other than the default (Sigmoid for one label, else Identity) where "
+        "the target's CrossEncoder does not read it: up to 3.4 it reads config.json's "
+        "sbert_ce_default_activation_function only; 4.0-5.3 also config.json's sentence_transformers.activation_fn; "
+        "5.4+ writes config_sentence_transformers.json's activation_fn, which only 5.4+ reads. From 4.0 a path not "
+        "starting with 'torch.' is refused without trust_remote_code=True (a warning, then the default).",
+        "The model loads and predict() returns other scores (e.g. probabilities instead of raw logits), with no error.",
+        "Load with a release that reads where the folder saved it (check's fix), or pass the activation explicitly "
+        "(CrossEncoder(path, activation_fn=...); default_activation_function=... up to 3.4).",
+        Layer.LOADER, Effect.DEGRADED,
+    ),
+    Rule(
+        "STC132", "loader-class-mismatch", Severity.WARNING,
+        "The folder is loaded with another class than the one that saved it (a SentenceTransformer folder with "
+        "CrossEncoder or SparseEncoder, a CrossEncoder folder with SparseEncoder).",
+        "No release refuses: CrossEncoder builds a fresh classification head on the transformer, SparseEncoder adds "
+        "an untrained sparse head (5.4+ logs \"Converting ... model ... to ...\"). The outputs mean nothing.",
+        "Load the folder with the class that saved it (config_sentence_transformers.json's model_type).",
+        Layer.LOADER, Effect.DEGRADED,
+    ),
     # ---- check: transformers (STC2xx) ---------------------------------------------------------
     Rule(
         "STC120", "st-import-broken", Severity.ERROR,
@@ -699,10 +730,11 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "STC903", "other-model-kind", Severity.INFO,
         "The model is a CrossEncoder or SparseEncoder (config_sentence_transformers.json model_type, or "
-        "inferred from its head or modules); check's verdict is what SentenceTransformer(path) does with it "
-        "(from 5.0 such a folder is loaded as a plain transformer, its modules.json and settings unused).",
-        "Its own loader (CrossEncoder / SparseEncoder) differs; check does not model it yet.",
-        "Load it with its own class; prove that class's behaviour with your own tests.",
+        "inferred from its head or modules) and check was asked about SentenceTransformer(path) "
+        "(--loader sentence-transformer): from 5.0 such a folder is loaded as a plain transformer, its "
+        "modules.json and settings unused.",
+        "People load rerankers and sparse models with SentenceTransformer by mistake; the verdict is about that load.",
+        "Load it with its own class; check judges that load by default (no --loader).",
         Layer.COVERAGE, Effect.INFO,
     ),
     Rule(

@@ -73,6 +73,8 @@ class Layer(ValueEnum):
 
     INPUT = "input"
     """The input itself (paths, arguments, files of the model folder)."""
+    LOADER = "loader"
+    """The class a folder is loaded with (CrossEncoder, SparseEncoder): whether it exists and what it reads."""
     ST_MODULES = "st-modules"
     """sentence-transformers building the modules.json pipeline."""
     ST_CONFIG = "st-config"
@@ -99,6 +101,20 @@ class ModelKind(ValueEnum):
     SPARSE_ENCODER = "SparseEncoder"
     OTHER = "other"
     """config_sentence_transformers.json names a model_type this stcompat does not know."""
+
+
+LOADERS: dict[str, ModelKind] = {
+    "sentence-transformer": ModelKind.SENTENCE_TRANSFORMER,
+    "cross-encoder": ModelKind.CROSS_ENCODER,
+    "sparse-encoder": ModelKind.SPARSE_ENCODER,
+}
+"""The classes a folder can be loaded with, by their command-line name (``--loader``)."""
+
+
+def loader_for(kind: ModelKind) -> str:
+    """The loader a folder of this kind is loaded with by default: its own class (SentenceTransformer
+    for a kind this stcompat does not know)."""
+    return next((name for name, k in LOADERS.items() if k is kind), "sentence-transformer")
 
 
 class Generation(ValueEnum):

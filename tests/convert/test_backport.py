@@ -60,7 +60,7 @@ def test_every_54_save_converts_to_a_folder_check_predicts_ok(tmp_path, target):
             assert again.verdict == "ok" or (dtype_lost and again.verdict == "degraded" and left == {"STC203"}), \
                 again.findings
         assert tree_hashes(source) == before, f"{release}/{variant} changed"
-    expected = {"cross_encoder": "STC751", "sparse": "STC751"}
+    expected = {"cross_encoder": "STC751", "cross_encoder_identity": "STC751", "sparse": "STC751"}
     if target in ("2.2.2", "3.4.1"):
         expected["router"] = "STC752"
     if target == "2.2.2":

@@ -86,10 +86,10 @@ def test_matrix_on_a_cached_repo_keeps_the_saved_settings(tmp_path):
     assert cell.error is None, cell.error
     assert cell.outcome == "degraded", cell.reasons
     assert "similarity_fn_name 'dot' ignored" in cell.reasons
-    # The judge agrees, from the same cached folder.
+    # The judge agrees, from the same cached folder, asked about the same loader.
     from stcompat.checker import check
 
-    (predicted,) = check("acme/mini", cache_dir=str(tmp_path / "hub"))
+    (predicted,) = check("acme/mini", cache_dir=str(tmp_path / "hub"), loader="sentence-transformer")
     assert predicted.verdict == "degraded" and "STC111" in [f.code for f in predicted.findings]
 
 

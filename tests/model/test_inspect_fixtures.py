@@ -15,7 +15,8 @@ from safetensors import safe_open
 from conftest import FIXTURES, fixture_entries
 from stcompat import inspect_model
 
-ST_ENTRIES = [e for e in fixture_entries() if e["variant"] not in ("cross_encoder", "sparse")]
+OTHER_KINDS = ("cross_encoder", "cross_encoder_identity", "sparse")
+ST_ENTRIES = [e for e in fixture_entries() if e["variant"] not in OTHER_KINDS]
 
 
 def _release(entry) -> Version:
@@ -102,11 +103,14 @@ def test_weights_headers_match_the_safetensors_library(entry):
         assert set(weights.dtypes) == dtypes
 
 
-@pytest.mark.parametrize("entry", [e for e in fixture_entries() if e["variant"] in ("cross_encoder", "sparse")],
+@pytest.mark.parametrize("entry", [e for e in fixture_entries() if e["variant"] in OTHER_KINDS],
                          ids=lambda e: e["path"])
 def test_cross_and_sparse_encoders_are_named(entry):
     manifest = inspect_model(FIXTURES / entry["path"])
-    assert manifest.model_kind == ("CrossEncoder" if entry["variant"] == "cross_encoder" else "SparseEncoder")
-    if entry["variant"] == "cross_encoder" and _release(entry) < Version("5.4"):
+    cross = entry["variant"].startswith("cross_encoder")
+    assert manifest.model_kind == ("CrossEncoder" if cross else "SparseEncoder")
+    if cross:
+        assert manifest.transformer.num_labels == 1
+    if cross and _release(entry) < Version("5.4"):
         assert manifest.generation == "plain-transformers" and manifest.modules == ()
         assert manifest.transformer.architectures[0].endswith("ForSequenceClassification")

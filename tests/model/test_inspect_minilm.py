@@ -69,3 +69,17 @@ def test_json_schema_fields(minilm):
     assert document["tokenizer"]["kind"] == "WordPiece"
     assert document["tokenizer"]["merges_format"] is None
     assert "pooling_mean" in document["features"]
+    assert document["code_files"] == [] and document["unlisted_modules"] == []
+    assert document["transformer"]["activations"] == {} and document["transformer"]["num_labels"] is None
+
+
+def test_json_reports_a_cross_encoders_activation_and_a_copy_without_modules_json():
+    from conftest import FIXTURES, fixture_path
+    from stcompat.report.inspect_json import render
+
+    document = json.loads(render([inspect_model(fixture_path("4.1.0", "cross_encoder_identity"))]))
+    assert document["transformer"]["num_labels"] == 1
+    assert document["transformer"]["activations"] == {
+        "sentence_transformers.activation_fn": "torch.nn.modules.linear.Identity"}
+    document = json.loads(render([inspect_model(FIXTURES / "damaged" / "no_modules_json")]))
+    assert [m["kind"] for m in document["unlisted_modules"]] == ["Pooling", "Dense", "Normalize"]

@@ -18,8 +18,8 @@ from stcompat.checker import check
 STACKS = truth_stacks()
 
 
-def one(path, release: str):
-    (result,) = check(path, targets=[STACKS[release]], resolve=False)
+def one(path, release: str, loader: str | None = None):
+    (result,) = check(path, targets=[STACKS[release]], resolve=False, loader=loader)
     return result
 
 
@@ -172,14 +172,15 @@ def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm
 def test_cross_and_sparse_encoders_are_judged_as_sentence_transformer_loads(variant):
     # From 5.0, SentenceTransformer(path) loads another kind's folder as a plain transformer:
     # its modules.json (new paths) is never imported, so 5.1.2 loads a 6.2.0 save.
-    result = one(fixture_path("6.2.0", variant), "5.3.0")
+    result = one(fixture_path("6.2.0", variant), "5.3.0", "sentence-transformer")
     assert result.verdict == "ok" and "STC903" in codes(result) and "STC101" not in codes(result)
     # Before 5.0 there is no such gate: the modular modules.json is imported and fails.
-    assert one(fixture_path("6.2.0", variant), "4.1.0").predicted_error.type == "ModuleNotFoundError"
+    failed = one(fixture_path("6.2.0", variant), "4.1.0", "sentence-transformer")
+    assert failed.predicted_error.type == "ModuleNotFoundError"
 
 
 def test_saved_settings_of_another_kind_are_not_applied():
-    result = one(fixture_path("5.1.2", "sparse"), "6.2.0")  # saved similarity_fn_name "dot"
+    result = one(fixture_path("5.1.2", "sparse"), "6.2.0", "sentence-transformer")  # saved similarity_fn_name "dot"
     assert result.verdict == "degraded" and "STC111" in codes(result)
 
 

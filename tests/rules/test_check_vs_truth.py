@@ -3,7 +3,8 @@
 tests/fixtures/truth.json is written by tools/make_truth.py (real environments, one per release;
 `stcompat matrix`). For every cell, check predicts from the knowledge base alone, with the cell's
 exact versions as the target; verdict and, for failures, the exception type and message must match.
-The loads are SentenceTransformer(path), CrossEncoder and SparseEncoder folders included.
+The loads are SentenceTransformer(path) for every folder, CrossEncoder and SparseEncoder folders included,
+and CrossEncoder(path) / SparseEncoder(path) for those folders (the cell's ``loader``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _target(versions: dict) -> str:
 def predictions() -> list[tuple[dict, object]]:
     out = []
     for cell in TRUTH["cells"]:
-        (result,) = check(_model_path(cell["model"]), targets=[_target(cell["versions"])], resolve=False)
+        (result,) = check(_model_path(cell["model"]), targets=[_target(cell["versions"])], resolve=False,
+                          loader=cell.get("loader", "sentence-transformer"))
         out.append((cell, result))
     return out
 
@@ -52,7 +54,7 @@ def agreement(pairs) -> tuple[int, int, list[str]]:
         else:
             predicted = f"{result.verdict} {result.predicted_error.type if result.predicted_error else ''}"
             truth = f"{cell['outcome']} {cell['error']['type'] if cell['error'] else ''}"
-            misses.append(f"{cell['model']} @ {cell['release']}: check says {predicted}, real load {truth}")
+            misses.append(f"{cell['model']} @ {cell['release']} ({cell.get('loader', 'sentence-transformer')}): check says {predicted}, real load {truth}")
     return agree, len(pairs), misses
 
 
@@ -80,7 +82,12 @@ def test_check_agrees_with_real_loads():
     for cell, result in pairs:
         if cell["outcome"] == "fails" and not cell["model"].startswith("demo/"):
             real = cell["error"]["message"].replace(TRUTH["fixtures_root"], str(FIXTURES))
-            assert result.predicted_error.message == real, (cell["model"], cell["release"])
+            predicted = result.predicted_error.message
+            if predicted.startswith("cannot import name ") and real.startswith(predicted + " ("):
+                # Python appends the importing module's file: where the target is installed, which
+                # check cannot know (STC122, STC130). Everything before it is predicted.
+                real = predicted
+            assert predicted == real, (cell["model"], cell["release"], cell.get("loader"))
 
 
 @pytest.mark.parametrize("kind", ["fails", "degraded", "ok"])

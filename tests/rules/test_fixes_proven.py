@@ -34,8 +34,16 @@ def _pin(layer: str, version: str) -> str:
     return f"{layer}=={version.split('+')[0]}"
 
 
-def fixed_stacks() -> tuple[dict[tuple[str, ...], list[dict]], list[dict]]:
-    """(fixed stack -> the cells it fixes, the cells whose fix names no version)."""
+Loaded = tuple[str, tuple[str, ...]]
+"""(loader, fixed stack's pins): one environment, the models loaded with one class."""
+
+
+def _loader(cell: dict) -> str:
+    return cell.get("loader", "sentence-transformer")
+
+
+def fixed_stacks() -> tuple[dict[Loaded, list[dict]], list[dict]]:
+    """((loader, fixed stack) -> the cells it fixes, the cells whose fix names no version)."""
     groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
     unversioned = []
     manifests = {}
@@ -45,7 +53,7 @@ def fixed_stacks() -> tuple[dict[tuple[str, ...], list[dict]], list[dict]]:
         versions = cell["versions"]
         target = " ".join(_pin(layer, versions[layer]) for layer in (*LAYERS, "torch") if layer in versions)
         manifest = manifests.setdefault(cell["model"], inspect_model(FIXTURES / cell["model"]))
-        result = check_one(manifest, stack_from_target(target))
+        result = check_one(manifest, stack_from_target(target), loader=_loader(cell))
         pins = {layer: _pin(layer, versions[layer]) for layer in LAYERS if layer in versions}
         moved = [f for f in result.fix if "==" in f]
         # damaged files need their own repair first (git lfs pull): no environment proves that part
@@ -55,7 +63,7 @@ def fixed_stacks() -> tuple[dict[tuple[str, ...], list[dict]], list[dict]]:
             continue
         for requirement in moved:
             pins[requirement.split("==")[0]] = requirement
-        groups[tuple(sorted(pins.values()))].append({**cell, "fix": list(result.fix)})
+        groups[(_loader(cell), tuple(sorted(pins.values())))].append({**cell, "fix": list(result.fix)})
     return groups, unversioned
 
 
@@ -66,11 +74,11 @@ def test_fixes_are_exact_pins_that_change_the_stack():
     groups, _ = fixed_stacks()
     assert len(groups) >= 10
     kb = knowledge()
-    for pins, cells in groups.items():
+    for (loader, pins), cells in groups.items():
         stack = stack_from_target(" ".join(pins) + " torch==2.13.0")
         assert conflicts(kb, stack.versions) == [], pins
         for cell in cells[:3]:
-            result = check_one(inspect_model(FIXTURES / cell["model"]), stack)
+            result = check_one(inspect_model(FIXTURES / cell["model"]), stack, loader=loader)
             assert result.verdict.value == "ok", (pins, cell["model"], [f.code for f in result.findings])
             for requirement in (r for r in cell["fix"] if "==" in r):
                 layer, version = requirement.split("==")
@@ -85,8 +93,8 @@ SAMPLE_STACKS = 4
 @pytest.mark.slow
 def test_the_commonest_fixes_load_and_behave_as_saved():
     groups, unversioned = fixed_stacks()
-    commonest = sorted(groups, key=lambda pins: (-len(groups[pins]), pins))[:SAMPLE_STACKS]
-    _prove({pins: groups[pins] for pins in commonest}, unversioned)
+    commonest = sorted(groups, key=lambda key: (-len(groups[key]), key))[:SAMPLE_STACKS]
+    _prove({key: groups[key] for key in commonest}, unversioned)
 
 
 @pytest.mark.proof
@@ -94,23 +102,23 @@ def test_every_fix_of_the_truth_table_loads_and_behaves_as_saved():
     _prove(*fixed_stacks())
 
 
-def _prove(groups: dict[tuple[str, ...], list[dict]], unversioned: list[dict]) -> None:
+def _prove(groups: dict[Loaded, list[dict]], unversioned: list[dict]) -> None:
     """Build each fixed stack, load its cells' models there, and assert every one loads and behaves as saved."""
     from stcompat.matrix.runner import classify, run_matrix
 
-    models = {cell["model"] for cells in groups.values() for cell in cells}
-    references: dict[str, str] = {m: TRUTH.get("references", {}).get(m, TRUTH["reference"]) for m in models}
+    loaded = {(_loader(cell), cell["model"]) for cells in groups.values() for cell in cells}
+    references = {key: TRUTH.get("references", {}).get(key[1], TRUTH["reference"]) for key in loaded}
     reference_cells = {}
-    for release in sorted(set(references.values())):
-        wanted = [str(FIXTURES / m) for m in sorted(models) if references[m] == release]
-        result = run_matrix(wanted, [release], reference=release, batch=True, jobs=1)
-        reference_cells.update({c.model: c for c in result.cells})
+    for loader, release in sorted(set((key[0], ref) for key, ref in references.items())):
+        wanted = [str(FIXTURES / m) for (l, m), ref in sorted(references.items()) if l == loader and ref == release]
+        result = run_matrix(wanted, [release], reference=release, batch=True, jobs=1, loader=loader)
+        reference_cells.update({(loader, c.model): c for c in result.cells})
     proven, unproven = [], []
-    for pins, cells in sorted(groups.items()):
+    for (loader, pins), cells in sorted(groups.items()):
         st = next(p.split("==")[1] for p in pins if p.startswith("sentence-transformers=="))
         extra = [p for p in pins if not p.startswith("sentence-transformers==")]
         folders = sorted({str(FIXTURES / c["model"]) for c in cells})
-        result = run_matrix(folders, [st], extra=extra, reference=st, batch=True, jobs=1)
+        result = run_matrix(folders, [st], extra=extra, reference=st, batch=True, jobs=1, loader=loader)
         by_model = {c.model: c for c in result.cells}
         for cell in cells:
             folder = str(FIXTURES / cell["model"])
@@ -118,9 +126,10 @@ def _prove(groups: dict[tuple[str, ...], list[dict]], unversioned: list[dict]) -
             manifest = inspect_model(folder)
             held = " ".join(f"{k}=={v.split('+')[0]}" for k, v in real.versions.items()
                             if k in (*LAYERS, "torch"))
-            judged = check_one(manifest, stack_from_target(held)).verdict.value if held else "no environment"
-            graded = classify(real, reference_cells.get(folder), manifest.saved_settings)
-            entry = {"model": cell["model"], "release": cell["release"], "fix": cell["fix"],
+            judged = (check_one(manifest, stack_from_target(held), loader=loader).verdict.value if held
+                      else "no environment")
+            graded = classify(real, reference_cells.get((loader, folder)), manifest.saved_settings)
+            entry = {"model": cell["model"], "release": cell["release"], "loader": loader, "fix": cell["fix"],
                      "outcome": graded.outcome.value, "check": judged, "reasons": list(graded.reasons)}
             (proven if graded.outcome.value == "ok" and judged == "ok" else unproven).append(entry)
     summary = {"fixed_cells": len(proven) + len(unproven), "proven": len(proven), "environments": len(groups),

@@ -124,6 +124,30 @@ def test_max_wait_gathers_requests_that_arrive_shortly_after():
     assert backend.calls == [(["a", "b"], None)]
 
 
+def test_a_lone_client_is_not_made_to_wait_for_company():
+    backend = Recording()
+    batcher = _batcher(backend, max_wait_ms=400.0)
+    batcher.start()
+    started = time.perf_counter()
+    batcher.submit(["a"], ("embed", None)).future.result(5)
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    batcher.submit(["b"], ("embed", None)).future.result(5)  # the previous cycle was alone too: no wait
+    second = time.perf_counter() - started
+    # Company again: two requests in the queue at once are gathered (and the wait is back on).
+    gate = threading.Event()
+    backend.gate = gate
+    backend.busy.clear()
+    held = batcher.submit(["hold"], ("embed", None))
+    backend.busy.wait(5)
+    pair = [batcher.submit(["c"], ("embed", None)), batcher.submit(["d"], ("embed", None))]
+    gate.set()
+    held.future.result(5), [j.future.result(5) for j in pair]
+    batcher.close(5)
+    assert first >= 0.35 and second < 0.2, (first, second)
+    assert (["c", "d"], None) in backend.calls
+
+
 def test_truncate_renormalises_only_models_that_normalise():
     values = np.array([[3.0, 4.0, 12.0], [1.0, 0.0, 0.0]], dtype=np.float32)
     cut = truncate(values, 2, normalizes=True)

@@ -259,6 +259,21 @@ class StRelease:
             init_falls_back=raw.get("init_falls_back"),
         )
 
+    def has_loader_class(self, name: str) -> bool | None:
+        """Whether ``from sentence_transformers import <name>`` works (CrossEncoder, SparseEncoder); None
+        when the knowledge has no such fact for this release (a `kb update` made before it existed)."""
+        facts = self.data.get("loader_classes")
+        return None if facts is None else name in facts.get("exports", {})
+
+    @property
+    def cross_encoder(self) -> Mapping[str, Any] | None:
+        """How CrossEncoder(path) reads a folder: ``loader`` (``transformers``: the root's transformers files
+        only; ``modules``: modules.json like SentenceTransformer), ``activation_keys`` (where the saved
+        activation is read, first found wins), ``trusted_prefix``, ``untrusted_warning``
+        (kbbuild/loader_class_facts.py)."""
+        facts = self.data.get("loader_classes")
+        return facts.get("cross_encoder") if facts else None
+
     @property
     def model_type_gate(self) -> bool:
         """Whether SentenceTransformer(path) reads modules.json only for folders whose saved model_type

@@ -21,6 +21,7 @@ For each release from 2.0.0 on:
   TYPE_CHECKING`` blocks left out), and ``import_providers``: for each imported module that no declared
   dependency holds, the distribution that provides it and which declared dependencies require it (providers).
 - ``cst_keys_read``: which config_sentence_transformers.json keys the loader reads.
+- ``loader_classes``: CrossEncoder and SparseEncoder, and how CrossEncoder reads a folder (loader_class_facts).
 - the version-warning text and how versions are compared; the import error template;
   Requires-Dist and Requires-Python.
 
@@ -41,7 +42,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import Version
 
-from . import output, providers, pypi, st_reader, st_requirements
+from . import loader_class_facts, output, providers, pypi, st_reader, st_requirements
 from .source_text import raised_message
 
 PACKAGE = "sentence-transformers"
@@ -757,6 +758,8 @@ def release_facts(artifact: pypi.Artifact) -> dict[str, Any]:
         "requirements_error": st_requirements.requirements_error(release.trees[m] for m in sorted(release.trees)),
         # 5.4+ Pooling: legacy pooling_mode_* booleans -> the mode names they became
         "legacy_pooling_modes": st_reader.legacy_pooling_modes(release.trees[m] for m in sorted(release.trees)),
+        # CrossEncoder(path) / SparseEncoder(path): which exist, and how CrossEncoder reads a folder
+        "loader_classes": loader_class_facts.loader_class_facts(release),
     }
 
 

@@ -32,6 +32,8 @@ class Job:
     """The environment to build (None for ``current``: the interpreter stcompat runs in)."""
     timeout: float
     """Seconds per model."""
+    loader: str = "sentence-transformer"
+    """The class the models are loaded with (sentence-transformer, cross-encoder, sparse-encoder)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,9 @@ def probe_job(job: Job, interpreter: str, models: Sequence[str] | None = None) -
     machine when they are not where the driver sees them (a Ray worker's copies)."""
     folders = list(models or job.models)
     if len(folders) == 1:
-        result, seconds = _probe(interpreter, folders[0], job.timeout)
+        result, seconds = _probe(interpreter, folders[0], job.timeout, job.loader)
         return JobOutcome(job, (result,), (seconds,))
-    results, seconds = _probe(interpreter, folders, job.timeout * len(folders))
+    results, seconds = _probe(interpreter, folders, job.timeout * len(folders), job.loader)
     if isinstance(results, dict):  # the whole batch crashed: every cell gets that error
         results = [results] * len(folders)
     return JobOutcome(job, tuple(results), tuple(seconds / len(folders) for _ in folders))

@@ -16,8 +16,11 @@ from typing import Any, Sequence
 PROBE = Path(__file__).with_name("probe_script.py")
 
 
-def _probe(python: str, model: str | Sequence[str], timeout: float) -> tuple[Any, float]:
-    """Run the probe on one model (a dict back) or, batched, on many in one process (a list back)."""
+def _probe(python: str, model: str | Sequence[str], timeout: float,
+           loader: str = "sentence-transformer") -> tuple[Any, float]:
+    """Run the probe on one model (a dict back) or, batched, on many in one process (a list back).
+
+    ``loader``: the class the model is loaded with (probe_script.LOADERS)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="",
@@ -27,6 +30,7 @@ def _probe(python: str, model: str | Sequence[str], timeout: float) -> tuple[Any
         started = time.time()
         try:
             args = [model, str(out)] if isinstance(model, str) else ["--batch", str(out), *model]
+            args = ["--loader", loader, *args]
             proc = subprocess.run([python, str(PROBE), *args], cwd=scratch, env=env,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

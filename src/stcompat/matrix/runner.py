@@ -18,7 +18,7 @@ from ..model.folder import Target, targets_for
 from ..model.inspect import read_model
 from ..model.settings import lost_settings
 from ..noise import DEFAULT_THRESHOLDS, Thresholds
-from ..vocab import Verdict
+from ..vocab import LOADERS, Verdict
 from . import envs
 from .executor import Executor, Job, JobOutcome, LocalExecutor
 from .probing import PROBE, _probe  # noqa: F401 - re-exported (tests and tools import them from here)
@@ -130,6 +130,8 @@ class MatrixResult:
     """Row-major cells, reference cells included when the reference is ``current``."""
     torch: str
     """The torch shared by every environment."""
+    loader: str = "sentence-transformer"
+    """The class every model was loaded with."""
 
 
 def _targets(models: Sequence[str | Path | Target]) -> list[Target]:
@@ -144,7 +146,7 @@ def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *
                reference: str = "current", jobs: int = 2, offline: bool = False, timeout: float = 600,
                torch: str | None = None, python: str | None = None, cache_dir: Path | None = None,
                batch: bool = False, on_progress: Callable[[str], None] | None = None,
-               executor: Executor | None = None) -> MatrixResult:
+               executor: Executor | None = None, loader: str = "sentence-transformer") -> MatrixResult:
     """Build (or reuse) one environment per release, probe every model in it, classify every cell.
 
     ``models``: model folders, folders of models, cached repo ids, or Targets from model/folder.py.
@@ -153,7 +155,12 @@ def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *
     a cell is then not isolated from the models loaded before it in that process).
 
     ``executor``: where cells run (executor.py); by default threads on this machine, ``jobs`` at a time.
+
+    ``loader``: the class every model is loaded with: sentence-transformer (``SentenceTransformer(path)``),
+    cross-encoder (``CrossEncoder(path)``, its scores of fixed pairs compared) or sparse-encoder.
     """
+    if loader not in LOADERS:
+        raise ValueError(f"unknown loader {loader!r} (one of {', '.join(LOADERS)})")
     targets = _targets(models)
     models = [str(t.root) for t in targets]
     torch = torch or default_torch()
@@ -191,7 +198,7 @@ def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *
                 on_progress(f"{Path(model).name} @ {job.release}")
 
     groups = [tuple(models)] if batch else [(m,) for m in models]
-    jobs_to_run = [Job(group, release, specs.get(release), timeout) for group in groups for release in columns]
+    jobs_to_run = [Job(group, release, specs.get(release), timeout, loader) for group in groups for release in columns]
     (executor or LocalExecutor(jobs)).run(jobs_to_run, targets=targets, cache_dir=cache_dir, offline=offline,
                                           env_ready=env_ready, done=done)
 
@@ -202,4 +209,4 @@ def run_matrix(models: Sequence[str | Path | Target], releases: Sequence[str], *
         ref = ref if ref is not None and ref.error is None and ref.outcome is not Verdict.ENV_ERROR else None
         for release in columns:
             cells.append(classify(raw[(model, release)], ref, saved))
-    return MatrixResult(reference, tuple(columns), tuple(models), tuple(cells), torch)
+    return MatrixResult(reference, tuple(columns), tuple(models), tuple(cells), torch, loader)

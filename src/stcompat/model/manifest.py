@@ -106,6 +106,11 @@ class TransformerInfo:
     """sentence_bert_config ``do_lower_case`` (legacy layouts)."""
     dtype_key: str | None = None
     """The config.json key ``dtype`` was read from (``dtype`` or ``torch_dtype``); None when neither is set."""
+    num_labels: int | None = None
+    """Outputs of a classification head: ``num_labels``, else the size of ``id2label`` (a CrossEncoder's)."""
+    activations: Mapping[str, str] = field(default_factory=dict)
+    """A CrossEncoder's saved activation paths in config.json, by key (``sentence_transformers.activation_fn``,
+    4.0-5.3; ``sbert_ce_default_activation_function``, up to 3.4)."""
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,15 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
     # transformers 5 writes `dtype`, 4.x `torch_dtype`; 5 reads either (the first when both are there).
     dtype_key = next((k for k in ("dtype", "torch_dtype") if _str_or_none(config.get(k)) is not None), None)
     dtype = config.get(dtype_key) if dtype_key else None
+    id2label = config.get("id2label")
+    num_labels = _int_or_none(config.get("num_labels"))
+    if num_labels is None and isinstance(id2label, dict):
+        num_labels = len(id2label)
+    st_section = config.get("sentence_transformers")
+    activations = {
+        "sentence_transformers.activation_fn": st_section.get("activation_fn") if isinstance(st_section, dict) else None,
+        "sbert_ce_default_activation_function": config.get("sbert_ce_default_activation_function"),
+    }
     return TransformerInfo(
         config_file=rel,
         model_type=config.get("model_type") if isinstance(config.get("model_type"), str) else None,
@@ -68,4 +77,6 @@ def read_transformer(folder: ModelFolder, module_path: str, sbert_config: Mappin
         max_seq_length=max_seq_length,
         do_lower_case=do_lower_case if isinstance(do_lower_case, bool) else None,
         dtype_key=dtype_key,
+        num_labels=num_labels,
+        activations={key: value for key, value in activations.items() if isinstance(value, str) and value},
     )

@@ -15,6 +15,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
     stack = result.target
     return {
         "model": result.model.path,
+        "loader": result.loader,
         "saved_with": dict(result.model.saved_with or {}) or None,
         "target": {
             "description": stack.description,

@@ -38,7 +38,9 @@ def draw(console: Console, results: Sequence[CheckResult]) -> None:
         shown = list(r.findings)
         if not shown:
             continue
-        console.print(Text(printable(f"\n{shown_path(r.model.path)}  →  {r.target.description}"), style="bold"))
+        loaded = "" if r.loader == "sentence-transformer" else f"  ({r.loader})"
+        console.print(Text(printable(f"\n{shown_path(r.model.path)}{loaded}  →  {r.target.description}"),
+                           style="bold"))
         if r.target.pins_added or r.target.resolved_by:
             console.print(Text(printable(
                 f"  target completed by {r.target.resolved_by}"

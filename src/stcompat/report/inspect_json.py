@@ -55,6 +55,8 @@ def manifest_dict(manifest: ModelManifest) -> dict[str, Any]:
         "tokenizers": _plain(manifest.tokenizers),
         "weights": _plain(manifest.weights),
         "features": list(manifest.features),
+        "code_files": list(manifest.code_files),
+        "unlisted_modules": _plain(manifest.unlisted_modules),
         # A reading problem keeps the five fields of stcompat.inspect/1 (a Finding carries more for check).
         "problems": [{"code": p.code, "severity": _plain(p.severity), "message": p.message, "file": p.file,
                       "key": p.key} for p in manifest.problems],

@@ -26,7 +26,7 @@ def to_dict(result: MatrixResult) -> dict[str, Any]:
         item = asdict(cell)
         item.pop("embeddings")
         cells.append(item)
-    return {"schema": SCHEMA, "reference": result.reference, "torch": result.torch,
+    return {"schema": SCHEMA, "reference": result.reference, "torch": result.torch, "loader": result.loader,
             "releases": list(result.releases), "models": list(result.models), "cells": cells}
 
 
@@ -42,7 +42,9 @@ def render_table(result: MatrixResult) -> str:
 
 def draw_table(console: Console, result: MatrixResult) -> None:
     """Print the table, each environment's pins and the reasons of every cell that is not ok."""
-    table = Table(title=f"stcompat matrix (reference: {result.reference}; torch {result.torch.rsplit('/', 1)[-1]})",
+    loaded = "" if result.loader == "sentence-transformer" else f"; loaded with {result.loader}"
+    table = Table(title=f"stcompat matrix (reference: {result.reference}; torch {result.torch.rsplit('/', 1)[-1]}"
+                        f"{loaded})",
                   title_justify="left")
     table.add_column("model", overflow="fold")
     for release in result.releases:

@@ -11,7 +11,7 @@ from ..env.stack import Stack
 from ..findings import Finding, PredictedError
 from ..kb.query import Knowledge, StRelease
 from ..model.manifest import ModelManifest
-from ..vocab import Effect, ModelKind
+from ..vocab import LOADERS, Effect, ModelKind
 
 __all__ = ["Context", "Effect", "Finding", "PredictedError", "judged"]
 
@@ -36,13 +36,39 @@ class Context:
     """The knowledge base."""
     st: StRelease | None
     """The target's sentence-transformers release in the knowledge base (None: not covered)."""
+    loader: str = "sentence-transformer"
+    """The class the folder is loaded with (vocab.LOADERS): SentenceTransformer, CrossEncoder, SparseEncoder."""
 
     @property
-    def loaded_as_other_kind(self) -> bool:
-        """Whether the target's SentenceTransformer(path) skips modules.json and the saved settings because
-        the folder's saved model_type is another kind (CrossEncoder, SparseEncoder; 5.0+ gate)."""
+    def loader_kind(self) -> ModelKind:
+        """The loader as a model kind."""
+        return LOADERS[self.loader]
+
+    @property
+    def skips_modules(self) -> bool:
+        """Whether the target's loader class builds this folder without its modules.json and
+        config_sentence_transformers.json (the saved modules and settings unused):
+        - SentenceTransformer(path), 5.0+: the saved model_type names another kind (loaded as a plain
+          transformer, or converted);
+        - CrossEncoder(path): up to 5.3 always (AutoModelForSequenceClassification on the folder's root); 5.4+
+          unless the folder has a modules.json and its model_type is CrossEncoder;
+        - SparseEncoder(path): unless its model_type is SparseEncoder (5.0+ gate; no SparseEncoder before)."""
+        if self.st is None:
+            return False
         saved_kind = self.manifest.st_config.get("model_type")
-        return bool(self.st and self.st.model_type_gate and saved_kind not in (None, ModelKind.SENTENCE_TRANSFORMER))
+        if self.loader == "cross-encoder":
+            facts = self.st.cross_encoder
+            has_modules_json = any(m.idx is not None for m in self.manifest.modules)
+            return not (facts and facts.get("loader") == "modules" and has_modules_json
+                        and saved_kind == ModelKind.CROSS_ENCODER)
+        if self.loader == "sparse-encoder":
+            return saved_kind != ModelKind.SPARSE_ENCODER
+        return bool(self.st.model_type_gate and saved_kind not in (None, ModelKind.SENTENCE_TRANSFORMER))
+
+    @property
+    def loader_class(self) -> str:
+        """The class name of the loader (SentenceTransformer, CrossEncoder, SparseEncoder)."""
+        return str(self.loader_kind.value)
 
 
 def judged(code: str, effect: Effect, message: str, file: str | None = None, key: str | None = None,

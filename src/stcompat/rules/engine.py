@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ..env.stack import Stack
 from ..kb.query import Knowledge, StRelease, knowledge
 from ..model.manifest import ModelManifest
-from ..vocab import EFFECT_VERDICTS, Layer, MergesFormat, ModelKind, Verdict, WeightFormat
+from ..vocab import EFFECT_VERDICTS, LOADERS, Layer, MergesFormat, ModelKind, Verdict, WeightFormat, loader_for
 from .base import Context, Effect, Finding, PredictedError, judged
 from .environment import check_environment
 from .fixes import UNVERSIONED, find_fix
 from .input import check_input
+from .loader_class import check_loader_class
 from .st_config import check_config
 from .st_modules import check_modules
 from .tokenizers import check_tokenizers
@@ -24,14 +26,17 @@ RuleFn = Callable[[Context], Iterable[Finding]]
 LAYER_RULES: dict[Layer, RuleFn] = {
     Layer.INPUT: check_input,
     Layer.ENVIRONMENT: check_environment,
+    Layer.LOADER: check_loader_class,
     Layer.ST_MODULES: check_modules,
     Layer.ST_CONFIG: check_config,
     Layer.TRANSFORMERS: check_transformers,
     Layer.TOKENIZERS: check_tokenizers,
     Layer.WEIGHTS: check_weights,
 }
+# What the loader class reads from the folder (not judged when the class does not exist).
+AFTER_LOADER = (Layer.ST_MODULES, Layer.ST_CONFIG, Layer.TRANSFORMERS, Layer.TOKENIZERS, Layer.WEIGHTS)
 # The layers a sentence-transformers upgrade addresses (the fix searches releases with these alone).
-ST_LAYERS = (Layer.ST_MODULES, Layer.ST_CONFIG)
+ST_LAYERS = (Layer.LOADER, Layer.ST_MODULES, Layer.ST_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class CheckResult:
     """Requirements that make it load and behave as saved (empty when nothing to fix or none known)."""
     fix_notes: tuple[str, ...]
     """Dependency ranges that come with the fix, and other advice."""
+    loader: str = "sentence-transformer"
+    """The class the load is judged for (vocab.LOADERS; by default the folder's own kind)."""
 
 
 def _coverage(ctx: Context) -> Iterator[Finding]:
@@ -64,9 +71,11 @@ def _coverage(ctx: Context) -> Iterator[Finding]:
         yield judged("STC901", Effect.UNKNOWN, f"sentence-transformers {st_version} is not in the knowledge base "
                       f"(it covers up to {newest.version if newest else 'nothing'})")
     manifest = ctx.manifest
-    if manifest.model_kind is not ModelKind.SENTENCE_TRANSFORMER:
+    if ctx.loader == "sentence-transformer" and manifest.model_kind not in (ModelKind.SENTENCE_TRANSFORMER,
+                                                                             ModelKind.OTHER):
         yield judged("STC903", Effect.INFO, f"the model is a {manifest.model_kind}: the verdict is what "
-                      "SentenceTransformer(path) does with it, not the CrossEncoder/SparseEncoder loaders")
+                      f"SentenceTransformer(path) does with it, as asked (its own class: --loader "
+                      f"{loader_for(manifest.model_kind)})")
     missing = []
     if manifest.transformer is not None and ctx.stack.get("transformers") is None:
         missing.append("transformers")
@@ -79,13 +88,19 @@ def _coverage(ctx: Context) -> Iterator[Finding]:
 
 
 def findings_for(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None,
-                 layers: Iterable[Layer] = tuple(LAYER_RULES), coverage: bool = True) -> list[Finding]:
-    """Every finding of the given layers' rules (and of the coverage checks), sorted in load order."""
+                 layers: Iterable[Layer] = tuple(LAYER_RULES), coverage: bool = True,
+                 loader: str | None = None) -> list[Finding]:
+    """Every finding of the given layers' rules (and of the coverage checks), sorted in load order.
+
+    ``loader``: the class the folder is loaded with (vocab.LOADERS); None: the folder's own kind."""
     kb = kb or knowledge()
     st_version = stack.get("sentence-transformers")
-    ctx = Context(manifest, stack, kb, kb.st(st_version) if st_version else None)
+    ctx = Context(manifest, stack, kb, kb.st(st_version) if st_version else None,
+                  loader or loader_for(manifest.model_kind))
     found = list(_coverage(ctx)) if coverage else []
     for layer in layers:
+        if layer in AFTER_LOADER and any(f.code == "STC130" for f in found):
+            continue  # the loader class cannot even be imported: nothing of the folder is read
         found.extend(LAYER_RULES[layer](ctx))
     return sorted(found, key=lambda f: f.order)
 
@@ -146,18 +161,25 @@ def convert_note(manifest: ModelManifest, stack: Stack, kb: Knowledge, lossy: bo
     return f"or keep this stack and convert the model for it: {command}"
 
 
-def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None) -> CheckResult:
-    """Judge one model against one target stack."""
+def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None,
+              loader: str | None = None) -> CheckResult:
+    """Judge one model against one target stack, loaded with ``loader``'s class (None: the folder's own)."""
     kb = kb or knowledge()
-    findings = findings_for(manifest, stack, kb)
+    loader = loader or loader_for(manifest.model_kind)
+    if loader not in LOADERS:
+        raise ValueError(f"unknown loader {loader!r} (one of {', '.join(LOADERS)})")
+    findings_with = functools.partial(findings_for, loader=loader)
+    findings = findings_with(manifest, stack, kb)
     verdict = verdict_of(findings)
-    failing = [f for f in findings if f.effect is Effect.FAILS and f.error is not None]
+    # The load raises at the first failing finding: when its message is not known, no later finding's
+    # error is what the user sees, so none is predicted.
+    failing = [f for f in findings if f.effect is Effect.FAILS]
     predicted = failing[0].error if failing else None
     fix: list[str] = []
     notes: list[str] = []
     # rules/fixes.py: the fewest packages moved, by the fewest releases, that the knowledge judges ok and
     # whose requirements admit the rest of the stack; findings no release clears keep their own fix.
-    moved = find_fix(manifest, stack, kb, findings, findings_for)
+    moved = find_fix(manifest, stack, kb, findings, findings_with)
     damaged = sorted({f.file for f in findings if f.layer in UNVERSIONED and f.effect in (Effect.FAILS, Effect.DEGRADED)
                       and f.file})
     if moved is not None:
@@ -179,4 +201,4 @@ def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None
         note = convert_note(manifest, stack, kb, lossy)
         if note:
             notes.append(note)
-    return CheckResult(manifest, stack, verdict, predicted, tuple(findings), tuple(fix), tuple(notes))
+    return CheckResult(manifest, stack, verdict, predicted, tuple(findings), tuple(fix), tuple(notes), loader)

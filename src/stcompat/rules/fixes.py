@@ -38,7 +38,7 @@ PACKAGES = ("sentence-transformers", "transformers", "tokenizers", "huggingface-
 
 # The layers each package's release decides (a finding in one of them is cleared by moving that package).
 PACKAGE_LAYERS: dict[str, tuple[Layer, ...]] = {
-    "sentence-transformers": (Layer.ST_MODULES, Layer.ST_CONFIG, Layer.ENVIRONMENT),
+    "sentence-transformers": (Layer.LOADER, Layer.ST_MODULES, Layer.ST_CONFIG, Layer.ENVIRONMENT),
     "transformers": (Layer.TRANSFORMERS, Layer.WEIGHTS),
     "tokenizers": (Layer.TOKENIZERS,),
     "huggingface-hub": (Layer.ENVIRONMENT,),

@@ -27,12 +27,12 @@ def check_config(ctx: Context) -> Iterator[Finding]:
         return
     config = ctx.manifest.st_config
     saved = {key: value for key, value in ctx.manifest.saved_settings.items() if key in _IGNORED_CODES}
-    if ctx.loaded_as_other_kind:
+    if ctx.skips_modules:
         # The folder is loaded as a plain transformer (or converted): the saved settings are not applied.
-        kind = config.get("model_type")
+        kind = config.get("model_type") or ctx.manifest.model_kind
         for key in saved:
             yield judged(_IGNORED_CODES[key], Effect.DEGRADED, f"{key} is not applied: sentence-transformers "
-                         f"{st.version} loads this {kind} folder with SentenceTransformer as a plain transformer",
+                         f"{st.version} loads this {kind} folder with {ctx.loader_class} without reading {CST}",
                          CST, key)
         return
     ignored = {key: value for key, value in saved.items() if not st.reads_config_key(key)}

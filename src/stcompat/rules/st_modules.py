@@ -45,7 +45,7 @@ def _type_error(class_name: str, message: str, python: Any) -> str:
 def check_modules(ctx: Context) -> Iterator[Finding]:
     """Import each module type in the target release, then bind its config to the constructor."""
     st = ctx.st
-    if st is None or ctx.loaded_as_other_kind:  # modules.json is not read at all then
+    if st is None or ctx.skips_modules:  # modules.json is not read at all then
         return
     python = ctx.stack.get("python")
     for position, module in enumerate(ctx.manifest.modules):

@@ -38,7 +38,7 @@ def _no_tokenizer_files(ctx: Context) -> Iterator[Finding]:
     vocabulary file resolved), converts a slow tokenizer and needs protobuf (ImportError unless sentencepiece
     or protobuf is installed), or builds a default vocabulary of special tokens (loads; every word is unknown)."""
     info, transformers = ctx.manifest.transformer, ctx.stack.get("transformers")
-    if info is None or transformers is None or ctx.st is None or ctx.loaded_as_other_kind:
+    if info is None or transformers is None or ctx.st is None or ctx.skips_modules:
         return
     folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
     if any(t.folder == folder and t.files for t in ctx.manifest.tokenizers):

@@ -2,7 +2,8 @@
 
 Each model has one queue and one worker thread per loaded instance. A worker blocks for the first
 job, then gathers more until ``max_batch`` texts are in hand or ``max_wait_ms`` has passed since the
-first arrived (a busy server never waits: the queue is already full when it looks), groups the jobs
+first arrived (a busy server never waits: the queue is already full when it looks; a lone client, one
+request at a time, is not made to wait either), groups the jobs
 that can share a forward call (same prompt), sorts their texts by length so each forward batch pads
 little (a backend may refine the order: the torch backend uses the token counts it computes for
 ``usage``), encodes, and hands every request its own rows.
@@ -75,6 +76,7 @@ class MicroBatcher:
         self._pending = 0  # texts queued and not yet taken or cancelled
         self._closing = False
         self._threads: list[threading.Thread] = []
+        self._last_jobs = 0  # jobs in the previous cycle (any worker): 1 means nobody else is sending
 
     # --- the event loop's side -----------------------------------------------------------------
 
@@ -151,7 +153,11 @@ class MicroBatcher:
                 self._cond.wait()
             jobs: list[Job] = []
             taken = self._take(jobs, 0)
-            deadline = time.monotonic() + self._max_wait
+            # One request alone, after a cycle that was alone too: the client is waiting for this answer
+            # before it sends the next (concurrency 1), so waiting for company only adds latency. The
+            # first cycle that finds company in the queue turns batching back on.
+            alone = len(jobs) == 1 and self._last_jobs == 1
+            deadline = time.monotonic() + (0.0 if alone else self._max_wait)
             while taken < self._max_batch and not self._closing:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -163,6 +169,7 @@ class MicroBatcher:
                 if taken == before and self._queue:
                     break  # the next job does not fit: run what we have
             depth = self._pending
+            self._last_jobs = len(jobs)
         self._hooks.depth(depth)
         return jobs
 

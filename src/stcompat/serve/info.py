@@ -33,6 +33,7 @@ def _check(result: "CheckResult") -> dict[str, Any]:
     error = result.predicted_error
     return {
         "verdict": result.verdict.value,
+        "loader": result.loader,
         "predicted_error": {"type": error.type, "message": error.message} if error else None,
         "findings": [{"code": f.code, "name": f.name, "effect": f.effect.value, "message": f.message,
                       "file": f.file, "key": f.key} for f in result.findings],

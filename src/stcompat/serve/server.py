@@ -19,6 +19,7 @@ from .config import ServeConfig
 from .guard import admit
 from .metrics import ServeMetrics
 from .state import ServedModel, ServerState
+from .warmup import warm_up
 
 Log = Callable[[str], None]
 
@@ -51,6 +52,7 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
     for spec in config.models:
         admitted = admit(spec, config, log)
         b = config.batching
+        warm_up(admitted.instances, b.batch_size)
         batcher = MicroBatcher(spec.name, admitted.instances, max_batch=b.max_batch, batch_size=b.batch_size,
                                max_wait_ms=b.max_wait_ms, max_queue=config.limits.max_queue,
                                hooks=metrics.hooks(spec.name))

@@ -1,0 +1,48 @@
+"""Warm every loaded instance up before the socket opens, then give freed start-up memory back.
+
+The first forward pass at the largest shape a cycle can have (``batch_size`` inputs of the longest length
+the model reads) makes torch / onnxruntime / OpenVINO and the allocator take the memory they will keep;
+done before the first request, it is not the first clients who pay for it, and the memory a server reports
+after warm-up is the memory it keeps under load. Start-up work (an on-the-fly export, the admission
+encodes) frees a lot; glibc keeps freed heap unless asked, so it is trimmed once here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from typing import Sequence
+
+from .backends import EMBED, Backend
+
+_MAX_WARM_TOKENS = 512
+"""Longer models are warmed at 512 tokens: a warm-up of 32 x 8k tokens on a CPU would take minutes."""
+
+
+def warm_up(instances: Sequence[Backend], batch_size: int) -> None:
+    """One full-size call per instance (its output is discarded), then trim the heap."""
+    for backend in instances:
+        caps = backend.capabilities
+        words = min(caps.max_seq_length or _MAX_WARM_TOKENS, _MAX_WARM_TOKENS)
+        text = " ".join(["warm"] * words)  # at least one token a word: reaches the model's limit
+        if caps.role == EMBED:
+            backend.embed([text] * batch_size, None, batch_size)
+        else:
+            backend.rerank([(text, text)] * batch_size, batch_size)
+    release_free_memory()
+
+
+def release_free_memory() -> None:
+    """Collect garbage and return freed heap pages to the OS (glibc's malloc_trim; a no-op elsewhere)."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        trim = getattr(libc, "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except OSError:
+        pass
