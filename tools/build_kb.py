@@ -1,7 +1,7 @@
 """Regenerate the knowledge base (src/stcompat/kb/data/*.json) from public release artifacts on PyPI.
 
     python tools/build_kb.py            # everything (a few minutes; downloads are cached)
-    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers, hub, period)
+    python tools/build_kb.py st         # only sentence-transformers (or: transformers, tokenizers, hub, torch, period)
 
 Artifacts are downloaded (sha256-checked against PyPI), read with zipfile/tarfile and ast, never
 installed or imported. ``period`` copies the measured period stacks from tests/fixtures/manifest.json.
@@ -18,9 +18,11 @@ from pathlib import Path
 # checkout runs them from src/ without installing.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from stcompat.kbbuild import hub_facts, period_facts, st_facts, tokenizers_facts, transformers_facts  # noqa: E402
+from stcompat.kbbuild import (  # noqa: E402
+    hub_facts, period_facts, st_facts, tokenizers_facts, torch_facts, transformers_facts,
+)
 
-PARTS = {"st": st_facts.main, "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main,
+PARTS = {"st": st_facts.main, "torch": lambda: torch_facts.main([]), "transformers": transformers_facts.main, "tokenizers": tokenizers_facts.main,
          "hub": hub_facts.main, "period": period_facts.main}
 
 

@@ -61,8 +61,9 @@ VARIANTS = ("bert_plain", "roberta_plain", "bert_prompts", "bert_simfn", "bert_t
 #: (release, saved variant, name, damage). ``damage`` is ACTION:FILE with ACTION one of ``lfs`` (the file
 #: replaced by its Git LFS pointer), ``truncate`` (the first half of the file kept), ``delete`` (the file
 #: or folders, comma-separated, left out), ``flatten`` (every module folder's files moved into the root, in
-#: modules.json order, and the paths set to ""), ``copy`` (SRC>DEST: DEST overwritten with SRC's bytes) or
-#: ``retype`` (modules.json's Pooling entry given the class path FILE instead). They are written to
+#: modules.json order, and the paths set to ""), ``copy`` (SRC>DEST: DEST overwritten with SRC's bytes),
+#: ``retype`` (modules.json's Pooling entry given the class path FILE instead) or ``pickle_numpy`` (a numpy
+#: array added to the torch.save state dict FILE). They are written to
 #: tests/fixtures/damaged/NAME and listed under ``damaged`` in the manifest (not ``fixtures``: they are
 #: not what a release saved).
 DAMAGES = (
@@ -84,6 +85,9 @@ DAMAGES = (
     ("2.2.2", "bert_plain", "flattened", "flatten:"),
     # config.json holding another file's content (here the ST config), not a transformers config.
     ("2.2.2", "bert_plain", "config_not_transformers", "copy:config_sentence_transformers.json>config.json"),
+    # A checkpoint that holds more than tensors (a training script's numpy counter saved beside the weights):
+    # torch.load's weights_only allow-list (the default from torch 2.6) refuses the numpy global.
+    ("2.2.2", "bert_plain", "bin_numpy_object", "pickle_numpy:pytorch_model.bin"),
 )
 #: Base models are built with the oldest stack so that every newer transformers reads them.
 BASE_RELEASE = "2.2.2"
@@ -299,6 +303,13 @@ def derive_damaged(out: Path) -> list:
         elif action == "copy":
             source_name, dest_name = target.split(">", 1)
             (dest / dest_name).write_bytes((dest / source_name).read_bytes())
+        elif action == "pickle_numpy":
+            import numpy
+            import torch
+
+            state = torch.load(victim, map_location="cpu", weights_only=True)  # our own fixture: tensors only
+            state["training_step"] = numpy.array([1000], dtype=numpy.int64)
+            torch.save(state, victim)
         elif action == "delete":
             for part in target.split(","):
                 if (dest / part).is_dir():

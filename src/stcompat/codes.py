@@ -322,8 +322,9 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "STC106", "custom-module-not-installed", Severity.ERROR,
         "A module type lives in a package outside sentence_transformers (e.g. InstructorEmbedding) that the "
-        "target, given as requirements, neither names nor gets from any dependency, and the model folder ships "
-        "no code file of that name.",
+        "target does not provide (given as requirements: none names it; an installed environment: no folder or "
+        "module of that name on its sys.path, listed without importing), and the model folder ships no code "
+        "file of that name.",
         "sentence-transformers imports the type and raises ModuleNotFoundError before building the model.",
         "Install the package that provides the module (and review its code), or point modules.json at a "
         "sentence_transformers class that computes the same.",
@@ -507,6 +508,28 @@ _RULES: tuple[Rule, ...] = (
         Layer.WEIGHTS, Effect.FAILS,
     ),
     # ---- matrix: environments (STC7xx) ---------------------------------------------------------
+    Rule(
+        "STC403", "pickle-not-weights-only", Severity.ERROR,
+        "The transformer's pytorch_model.bin references a global outside torch.load's weights-only allow-list "
+        "(a numpy array or another object saved beside the tensors; read from the pickle's opcodes, never "
+        "unpickled), and the target loads it with weights_only=True: torch's default from 2.6 (read from each "
+        "torch wheel into kb/data/torch.json).",
+        "torch refuses the file (UnpicklingError \"Weights only load failed\"; transformers 4.x replaces it with "
+        "its own OSError). With an older torch it loads unless transformers passes weights_only=True itself, "
+        "which the knowledge does not hold: unknown.",
+        "Re-save the weights without the object (or as model.safetensors) in an environment you trust; or, for a "
+        "file from a trusted source only, allowlist the global with torch.serialization.add_safe_globals.",
+        Layer.WEIGHTS, Effect.FAILS,
+    ),
+    Rule(
+        "STC404", "safetensors-dtype-unknown-to-torch", Severity.WARNING,
+        "A safetensors file stores tensors of a dtype the target torch does not define (F8_E4M3/F8_E5M2 before "
+        "torch 2.2, U16/U32/U64 before 2.3; each release's dtypes read from its wheel into kb/data/torch.json).",
+        "safetensors cannot hand such a tensor to that torch. What it raises was not measured (no such torch "
+        "installs on the machine that measures), so the verdict is unknown, not fails.",
+        "Use a torch release that defines the dtype (the finding names the first), or convert the weights.",
+        Layer.WEIGHTS, Effect.UNKNOWN,
+    ),
     Rule(
         "STC701", "env-build-failed", Severity.ERROR,
         "An isolated environment for a release could not be built (the resolver found no solution, a package "

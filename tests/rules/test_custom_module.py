@@ -69,3 +69,38 @@ def test_an_installed_environment_is_not_judged_from_layers_alone():
     # (this environment's release may also refuse it outright: STC107).
     (result,) = check(MODEL)
     assert "STC106" not in codes(result) and codes(result) & {"STC104", "STC107"}
+
+
+def test_an_installed_environment_lists_what_it_can_import_without_importing(tmp_path):
+    from stcompat.env.installed import current_stack, importable_names
+
+    stack = current_stack()
+    assert {"numpy", "sentence_transformers", "stcompat", "json", "sys"} <= stack.importable
+    assert "InstructorEmbedding" not in stack.importable
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "mod.py").write_text("")
+    (tmp_path / "ext.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    assert importable_names([str(tmp_path)]) == {"pkg", "mod", "ext"}
+    zipped = tmp_path / "lib.zip"
+    zipped.write_bytes(b"PK")
+    assert importable_names([str(tmp_path), str(zipped)]) is None  # a zip's content is not listed: unknown
+
+
+@pytest.mark.slow
+def test_an_installed_release_without_the_package_fails_as_its_real_load_did():
+    # A real 2.7.0 environment (the matrix machinery builds it) judged through --python: its sys.path has no
+    # InstructorEmbedding, so the import fails, with the message the real load in 2.7.0 printed (truth.json).
+    from conftest import truth_cells
+    from stcompat.matrix import envs
+    from stcompat.matrix.runner import default_torch
+
+    import sys
+
+    python = envs.ensure_env(envs.release_spec("2.7.0", python=sys.executable, torch=default_torch()))
+    (result,) = check(MODEL, pythons=[str(python)])
+    release = str(result.target.get("sentence-transformers"))
+    assert result.target.importable is not None and "InstructorEmbedding" not in result.target.importable
+    assert result.verdict == "fails" and "STC106" in codes(result)
+    real = next(c for c in truth_cells() if c["model"] == "damaged/custom_module" and c["release"] == release)
+    assert (result.predicted_error.type, result.predicted_error.message) == (real["error"]["type"],
+                                                                             real["error"]["message"])

@@ -35,6 +35,10 @@ class Stack:
     """Pins added from the knowledge while completing the stack (e.g. huggingface_hub<0.26 for ST 2.2)."""
     resolved_by: str | None = None
     """The resolver that completed unpinned layers (``uv pip compile``), if one did."""
+    importable: frozenset[str] | None = None
+    """An installed environment: the top-level names its sys.path provides (packages, namespace folders,
+    modules, extension modules; listed, never imported). None when not known (a target given as
+    requirements, or a path entry that cannot be listed)."""
 
     @property
     def complete(self) -> bool:

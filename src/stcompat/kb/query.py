@@ -473,6 +473,24 @@ def _fill(template: str, *values: str) -> str:
     return _PLACEHOLDER.sub(value, text)
 
 
+def _torch_dtypes(entry: Mapping[str, Any]) -> set[str]:
+    """The dtype names a torch release defines: its C++ ScalarType list lower-cased (what it really has: the
+    .pyi stubs of 2.1 omit the float8 types it defines), with the stubs' names (aliases such as ``float``)."""
+    return {name.lower() for name in entry.get("scalar_types") or ()} | set(entry.get("dtypes", ()))
+
+
+@dataclass(frozen=True)
+class WeightsOnly:
+    """torch.load's weights-only policy in one torch release."""
+
+    default: bool
+    """Whether ``torch.load(f)`` loads with weights_only=True when not told (from 2.6; read from the wheel)."""
+    allowed_outside_torch: frozenset[str]
+    """Globals outside ``torch.`` its allow-list admits (collections.OrderedDict, ...), as measured."""
+    measured: bool
+    """Whether the allow-list and the refusal's message were measured with that release (load_errors.json)."""
+
+
 class Knowledge:
     """The whole knowledge base, loaded lazily (each file is read once per process): the bundled data in
     ``data`` with the cached `stcompat kb update` documents in ``updates`` merged over it."""
@@ -726,6 +744,61 @@ class Knowledge:
     @cached_property
     def _load_errors(self) -> dict[str, Any]:
         return _load("load_errors.json", self._data)
+
+    # torch --------------------------------------------------------------------------------------
+    @cached_property
+    def _torch(self) -> dict[str, Any]:
+        return _load("torch.json", self._data)
+
+    def torch_release(self, torch: Version) -> Mapping[str, Any] | None:
+        """That torch release's facts (kb/data/torch.json, read from its wheel); None when not covered."""
+        return next((r for r in self._torch.get("releases", ()) if _v(r["version"]) == Version(torch.base_version)),
+                    None)
+
+    def torch_lacks_dtypes(self, torch: Version, safetensors_dtypes: Sequence[str]) -> tuple[str, ...] | None:
+        """The safetensors dtype codes (``F8_E4M3``, ``U16``, ...) whose torch dtype that torch release does not
+        define; None when the release is not covered."""
+        entry = self.torch_release(torch)
+        if entry is None or "dtypes" not in entry:
+            return None
+        mapping = self._torch.get("safetensors_dtypes", {})
+        have = _torch_dtypes(entry)
+        return tuple(code for code in safetensors_dtypes if code in mapping and mapping[code] not in have)
+
+    def first_torch_with_dtypes(self, safetensors_dtypes: Sequence[str]) -> str | None:
+        """The first covered torch release that defines every one of those safetensors dtypes."""
+        mapping = self._torch.get("safetensors_dtypes", {})
+        wanted = {mapping.get(code) for code in safetensors_dtypes}
+        for entry in sorted(self._torch.get("releases", ()), key=lambda e: _v(e["version"])):
+            if None not in wanted and wanted <= _torch_dtypes(entry):
+                return entry["version"]
+        return None
+
+    def weights_only(self, torch: Version) -> WeightsOnly | None:
+        """What torch.load does by default with a pickle's globals in that torch release; None when the
+        release is not covered."""
+        entry = self.torch_release(torch)
+        if entry is None or "weights_only_default" not in entry:
+            return None
+        measured = self._load_errors.get("torch", {}).get(torch.base_version, {}).get("weights_only_global")
+        allowed = frozenset(measured["allowed_outside_torch"]) if measured else frozenset()
+        return WeightsOnly(bool(entry["weights_only_default"]), allowed, measured is not None)
+
+    def weights_only_error(self, transformers: Version, torch: Version, foreign: str,
+                           file: str) -> tuple[str, str] | None:
+        """(exception, message) of a weights-only refusal of ``foreign`` in pytorch_model.bin at ``file``:
+        transformers 4.x replaces torch's error with its own (extracted), 5.x lets torch's through (measured)."""
+        entry = self._tf_entry(transformers)
+        if entry is None or "pickle_load_errors" not in entry:
+            return None
+        wrapped = entry["pickle_load_errors"]
+        if wrapped:
+            error = wrapped["unreadable"]
+            return error["exception"], _render_fields(error["message"], file, {"checkpoint_file": file})
+        measured = self._load_errors.get("torch", {}).get(torch.base_version, {}).get("weights_only_global")
+        if not measured:
+            return None
+        return measured["exception"], measured["message"].replace("{global}", foreign)
 
     def repo_id_error(self, hub: Version | None, repo_id: str) -> tuple[str, str] | None:
         """(exception, message) huggingface_hub raises when a local path is passed as a repo id (a module folder

@@ -156,6 +156,9 @@ class WeightFile:
     """The ``__metadata__`` of a safetensors header."""
     header_ok: bool | None = None
     """Whether the header parsed and its offsets match the file size; None when not applicable."""
+    pickle_globals: tuple[str, ...] = ()
+    """A torch.save zip's pickle: the ``module.name`` globals it references, in stream order (read from its
+    opcodes, never unpickled); what ``torch.load(weights_only=True)`` checks against its allow-list."""
     truncated: str | None = None
     """How the file was cut short (STC022): ``data`` (a safetensors header placing tensors past the end),
     ``header`` (the end falls inside the safetensors header), ``zip`` (a torch.save zip without its end

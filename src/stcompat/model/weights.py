@@ -12,8 +12,11 @@ unpickling runs code.
 
 from __future__ import annotations
 
+import io
 import math
+import pickletools
 import struct
+import zipfile
 from typing import Any
 
 from ..findings import Finding
@@ -190,8 +193,86 @@ def describe_binary(folder: ModelFolder, rel: str, problems: list[Finding]) -> W
         return WeightFile(rel, WeightFormat.PICKLE, size, header_ok=False, truncated="zip")
     if magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80":
         problems.append(problem("STC015", f"{rel} is a pickle; listed, never unpickled", rel))
-        return WeightFile(rel, WeightFormat.PICKLE, size)
+        found = pickle_globals(folder, rel, size) if magic.startswith(b"PK\x03\x04") else ()
+        return WeightFile(rel, WeightFormat.PICKLE, size, pickle_globals=found)
     return None
+
+
+_MAX_PICKLE = 64 << 20
+"""A torch.save pickle holds the structure only (tensor bytes are separate zip members): a larger one is
+not read (its globals are then unknown)."""
+
+
+class _FolderFile(io.RawIOBase):
+    """A read-only, seekable view of one file of the model folder, through its bounded reads."""
+
+    def __init__(self, folder: ModelFolder, rel: str, size: int) -> None:
+        self._folder, self._rel, self._size, self._pos = folder, rel, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = {0: offset, 1: self._pos + offset, 2: self._size + offset}[whence]
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - memoryview
+        data = self._folder.read_bytes(self._rel, self._pos, min(len(buffer), max(0, self._size - self._pos)))
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
+                         "BINSTRING", "STRING"})
+
+
+def pickle_globals(folder: ModelFolder, rel: str, size: int) -> tuple[str, ...]:
+    """The globals (``module.name``) a torch.save zip's ``data.pkl`` references, in order, from its opcodes
+    (pickletools parses; nothing is unpickled or imported). Empty when unreadable or too large."""
+    try:
+        with zipfile.ZipFile(io.BufferedReader(_FolderFile(folder, rel, size), 1 << 16)) as archive:
+            member = next((i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == "data.pkl"), None)
+            if member is None or member.file_size > _MAX_PICKLE:
+                return ()
+            data = archive.read(member)
+        found: list[str] = []
+        strings: list[str] = []  # strings pushed so far (STACK_GLOBAL takes module and name from the stack)
+        memo: dict[int, str] = {}  # memo slots holding a string
+        memoized = 0  # MEMOIZE numbers its slots in order, whatever they hold
+        last: str | None = None  # the string the previous opcode pushed, if it pushed one
+        for opcode, arg, _ in pickletools.genops(data):
+            name, pushed = opcode.name, None
+            if name == "GLOBAL":
+                module, _, attr = str(arg).partition(" ")
+                found.append(f"{module}.{attr}")
+            elif name in _STRING_OPS:
+                pushed = arg if isinstance(arg, str) else str(arg)
+            elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
+                if last is not None:
+                    memo[int(arg)] = last
+                pushed = last  # PUT leaves the stack as it was
+            elif name == "MEMOIZE":
+                if last is not None:
+                    memo[memoized] = last
+                memoized += 1
+                pushed = last
+            elif name in ("BINGET", "LONG_BINGET", "GET"):
+                pushed = memo.get(int(arg))
+            elif name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+            if pushed is not None and name not in ("BINPUT", "LONG_BINPUT", "PUT", "MEMOIZE"):
+                strings.append(pushed)
+            last = pushed
+        return tuple(dict.fromkeys(found))
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, RuntimeError, NotImplementedError):
+        return ()
 
 
 _EOCD = b"PK\x05\x06"

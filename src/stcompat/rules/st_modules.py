@@ -203,7 +203,13 @@ def _custom_module(ctx: Context, position: int, module: ModuleEntry) -> Finding:
     shipped = f"{top}.py" in ctx.manifest.code_files
     resolution = ctx.st.resolve_class(module.type) if ctx.st is not None else None
     where = ("modules.json", f"[{position}].type")
-    if (not ctx.stack.source.installed and not named and not shipped and resolution is not None
+    # Given as requirements: the package must be named. Installed: its top-level name must be on the
+    # environment's sys.path (listed from its folders; an unlistable entry leaves it unknown).
+    if ctx.stack.source.installed:
+        missing = ctx.stack.importable is not None and top not in ctx.stack.importable
+    else:
+        missing = not named
+    if (missing and not shipped and resolution is not None
             and resolution.origin is None and resolution.error_type):
         return judged("STC106", Effect.FAILS,
                       f"module {module.name} is {module.type}: no package of the target provides {top!r} "

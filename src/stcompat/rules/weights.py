@@ -7,6 +7,7 @@ from typing import Iterator
 
 from packaging.version import Version
 
+from ..model.manifest import WeightFile
 from ..vocab import WeightFormat
 
 from .base import STAGE_MODULES, SUB_TF_WEIGHTS, Context, Effect, Finding, PredictedError, judged
@@ -72,6 +73,8 @@ def check_weights(ctx: Context) -> Iterator[Finding]:
     yield from _damaged(ctx, transformers, torch)
     if torch is None:
         return
+    yield from _not_weights_only(ctx, transformers, torch)
+    yield from _dtypes_unknown_to_torch(ctx, torch)
     folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
     here = [w for w in ctx.manifest.weights if (w.path.rsplit("/", 1)[0] if "/" in w.path else "") == folder]
     formats = {w.format for w in here}
@@ -111,3 +114,63 @@ def _safetensors_only(ctx: Context, transformers: Version, folder: str) -> Itera
                   f"{folder}/model.safetensors".lstrip("/"), None,
                   PredictedError(*error) if error else None, fix=fix,
                   order=(STAGE_MODULES, transformer_position(ctx), SUB_TF_WEIGHTS))
+
+
+def _opened_pickle(ctx: Context, transformers: Version) -> WeightFile | None:
+    """The transformer's pytorch_model.bin when it is the file from_pretrained opens (no model.safetensors
+    the release reads beside it)."""
+    info = ctx.manifest.transformer
+    folder = _parent(info.config_file)
+    here = {w.path: w for w in ctx.manifest.weights}
+    if f"{folder}/model.safetensors".lstrip("/") in here and ctx.kb.reads_safetensors(transformers) is not False:
+        return None
+    found = here.get(f"{folder}/pytorch_model.bin".lstrip("/"))
+    return found if found is not None and found.format is WeightFormat.PICKLE else None
+
+
+def _not_weights_only(ctx: Context, transformers: Version, torch: Version) -> Iterator[Finding]:
+    """STC403: the pickle references a global outside torch.load's weights-only allow-list (a numpy array,
+    a training script's object). Refused where the load runs with weights_only=True: torch's own default
+    from 2.6 (kb/data/torch.json, read from each wheel); whether older transformers pass it themselves is
+    not in the knowledge, so an older torch gives unknown."""
+    weights = _opened_pickle(ctx, transformers)
+    if weights is None or not weights.pickle_globals:
+        return
+    policy = ctx.kb.weights_only(torch)
+    if policy is None:
+        return
+    foreign = next((g for g in weights.pickle_globals if not g.startswith("torch.")
+                    and g not in policy.allowed_outside_torch), None)
+    if foreign is None:
+        return
+    order = (STAGE_MODULES, transformer_position(ctx), SUB_TF_WEIGHTS, 2)
+    if not policy.default:
+        yield judged("STC403", Effect.UNKNOWN,
+                     f"{weights.path} references {foreign}, outside torch.load's weights-only allow-list: torch "
+                     f"{torch} loads it unless transformers {transformers} passes weights_only=True itself "
+                     "(not in the knowledge)", weights.path, None, order=order)
+        return
+    error = ctx.kb.weights_only_error(transformers, torch, foreign, f"{ctx.manifest.path}/{weights.path}")
+    yield judged("STC403", Effect.FAILS if policy.measured else Effect.UNKNOWN,
+                 f"{weights.path} references {foreign}, outside torch.load's weights-only allow-list: torch {torch} "
+                 "loads with weights_only=True by default (from 2.6) and refuses it; re-save the weights without "
+                 "it (or as model.safetensors)", weights.path, None,
+                 PredictedError(*error) if error and policy.measured else None, order=order)
+
+
+def _dtypes_unknown_to_torch(ctx: Context, torch: Version) -> Iterator[Finding]:
+    """STC404: a safetensors file stores a dtype the target torch does not define (float8 before 2.2, unsigned
+    16-64 bit before 2.3; kb/data/torch.json, read from each wheel). No such torch installs here, so what
+    safetensors then raises was never measured: unknown, naming the dtype and the first torch that has it."""
+    for weights in ctx.manifest.weights:
+        if weights.format is not WeightFormat.SAFETENSORS or not weights.dtypes:
+            continue
+        lacking = ctx.kb.torch_lacks_dtypes(torch, weights.dtypes)
+        if lacking:
+            first = ctx.kb.first_torch_with_dtypes(lacking)
+            since = f" (torch {first} has them)" if first else ""
+            yield judged("STC404", Effect.UNKNOWN,
+                         f"{weights.path} stores {', '.join(lacking)} tensors, a dtype torch {torch} does not "
+                         f"define{since}", weights.path, None,
+                         fix=f"torch>={first}" if first else None,
+                         order=(STAGE_MODULES, transformer_position(ctx), SUB_TF_WEIGHTS, 3))
