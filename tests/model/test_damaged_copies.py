@@ -22,7 +22,8 @@ def _damaged(name: str) -> dict:
 
 
 def test_every_damage_kind_has_a_fixture():
-    assert {d["damage"].split(":")[0] for d in ALL_DAMAGED} == set(CODES) | {"delete", "retype", "flatten", "copy"}
+    assert {d["damage"].split(":")[0] for d in ALL_DAMAGED} == set(CODES) | {"delete", "retype", "flatten", "copy",
+                                                                             "pickle_numpy"}
     assert {d["damage"].split(":")[1] for d in DAMAGED} >= {"pytorch_model.bin", "model.safetensors"}
 
 

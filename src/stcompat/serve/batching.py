@@ -53,6 +53,8 @@ class BatchHooks:
     """Called with the texts of a job cancelled before it ran."""
     busy: Callable[[float], None] = lambda s: None
     """Called with the seconds each backend call took (worker utilisation = their sum / wall time)."""
+    idle: Callable[[], None] = lambda: None
+    """Called by a worker that finished a cycle and found the queue empty (the server trims memory then)."""
 
 
 def _length(item: Any) -> int:
@@ -183,6 +185,8 @@ class MicroBatcher:
                 groups.setdefault(job.key, []).append(job)
             for key, group in groups.items():
                 self._run(backend, key, group)
+            if not self._queue:
+                self._hooks.idle()
 
     def _run(self, backend: Backend, key: Hashable, jobs: list[Job]) -> None:
         import numpy as np

@@ -8,6 +8,7 @@ finish (up to ``graceful_timeout_s``), then the app's lifespan drains the queues
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import socket
 import threading
@@ -19,7 +20,7 @@ from .config import ServeConfig
 from .guard import admit
 from .metrics import ServeMetrics
 from .state import ServedModel, ServerState
-from .warmup import warm_up
+from .warmup import IdleTrim, warm_up
 
 Log = Callable[[str], None]
 
@@ -49,13 +50,14 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
 
     metrics = ServeMetrics(m.name for m in config.models)
     models: dict[str, ServedModel] = {}
+    trim = IdleTrim()  # one for the process: the heap is shared by every model
     for spec in config.models:
         admitted = admit(spec, config, log)
         b = config.batching
         warm_up(admitted.instances, b.batch_size)
+        hooks = dataclasses.replace(metrics.hooks(spec.name), idle=trim)
         batcher = MicroBatcher(spec.name, admitted.instances, max_batch=b.max_batch, batch_size=b.batch_size,
-                               max_wait_ms=b.max_wait_ms, max_queue=config.limits.max_queue,
-                               hooks=metrics.hooks(spec.name))
+                               max_wait_ms=b.max_wait_ms, max_queue=config.limits.max_queue, hooks=hooks)
         models[spec.name] = ServedModel(spec.name, admitted, batcher)
         if admitted.admission.overridden:
             metrics.unsafe.labels(spec.name).set(1)

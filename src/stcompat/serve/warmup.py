@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import threading
+import time
 from typing import Sequence
 
 from .backends import EMBED, Backend
@@ -33,9 +35,32 @@ def warm_up(instances: Sequence[Backend], batch_size: int) -> None:
     release_free_memory()
 
 
-def release_free_memory() -> None:
-    """Collect garbage and return freed heap pages to the OS (glibc's malloc_trim; a no-op elsewhere)."""
-    gc.collect()
+class IdleTrim:
+    """release_free_memory when a worker goes idle, at most once every ``every_s`` seconds: a batch of long
+    inputs leaves heap pages glibc keeps; given back between bursts, the server's memory stays where warm-up
+    left it instead of creeping up with every new batch shape."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self._every = every_s
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._last = now
+            release_free_memory(collect=False)  # a full gc pass would pause the worker; freed heap is enough
+        finally:
+            self._lock.release()
+
+
+def release_free_memory(collect: bool = True) -> None:
+    """Collect garbage (``collect``) and return freed heap pages to the OS (glibc's malloc_trim; a no-op
+    elsewhere)."""
+    if collect:
+        gc.collect()
     name = ctypes.util.find_library("c")
     if not name:
         return
