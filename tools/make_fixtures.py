@@ -62,8 +62,9 @@ VARIANTS = ("bert_plain", "roberta_plain", "bert_prompts", "bert_simfn", "bert_t
 #: replaced by its Git LFS pointer), ``truncate`` (the first half of the file kept), ``delete`` (the file
 #: or folders, comma-separated, left out), ``flatten`` (every module folder's files moved into the root, in
 #: modules.json order, and the paths set to ""), ``copy`` (SRC>DEST: DEST overwritten with SRC's bytes),
-#: ``retype`` (modules.json's Pooling entry given the class path FILE instead) or ``pickle_numpy`` (a numpy
-#: array added to the torch.save state dict FILE). They are written to
+#: ``retype`` (modules.json's Pooling entry given the class path FILE instead), ``pickle_numpy`` (a numpy
+#: array added to the torch.save state dict FILE) or ``remote_code`` (config.json FILE given a model_type
+#: transformers does not know and an auto_map to code files written beside it). They are written to
 #: tests/fixtures/damaged/NAME and listed under ``damaged`` in the manifest (not ``fixtures``: they are
 #: not what a release saved).
 DAMAGES = (
@@ -88,6 +89,9 @@ DAMAGES = (
     # A checkpoint that holds more than tensors (a training script's numpy counter saved beside the weights):
     # torch.load's weights_only allow-list (the default from torch 2.6) refuses the numpy global.
     ("2.2.2", "bert_plain", "bin_numpy_object", "pickle_numpy:pytorch_model.bin"),
+    # A transformer of a type transformers does not know, with its code in the folder (config.json auto_map),
+    # as custom architectures are published: loading it needs trust_remote_code=True.
+    ("2.2.2", "bert_plain", "remote_code", "remote_code:config.json"),
 )
 #: Base models are built with the oldest stack so that every newer transformers reads them.
 BASE_RELEASE = "2.2.2"
@@ -310,6 +314,20 @@ def derive_damaged(out: Path) -> list:
             state = torch.load(victim, map_location="cpu", weights_only=True)  # our own fixture: tensors only
             state["training_step"] = numpy.array([1000], dtype=numpy.int64)
             torch.save(state, victim)
+        elif action == "remote_code":
+            config = json.loads(victim.read_text())
+            config["model_type"] = "tiny_remote_bert"
+            config["architectures"] = ["TinyRemoteModel"]
+            config["auto_map"] = {"AutoConfig": "configuration_tiny_remote.TinyRemoteConfig",
+                                  "AutoModel": "modeling_tiny_remote.TinyRemoteModel"}
+            victim.write_text(json.dumps(config, indent=2))
+            # The code a trusting load would run: BERT under another name (never run by the fixtures' loads).
+            (dest / "configuration_tiny_remote.py").write_text(
+                "from transformers import BertConfig\n\n\nclass TinyRemoteConfig(BertConfig):\n"
+                "    model_type = \"tiny_remote_bert\"\n")
+            (dest / "modeling_tiny_remote.py").write_text(
+                "from transformers import BertModel\n\nfrom .configuration_tiny_remote import TinyRemoteConfig\n\n\n"
+                "class TinyRemoteModel(BertModel):\n    config_class = TinyRemoteConfig\n")
         elif action == "delete":
             for part in target.split(","):
                 if (dest / part).is_dir():

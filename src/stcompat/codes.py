@@ -464,10 +464,15 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "STC202", "remote-code-model", Severity.WARNING,
-        "config.json maps Auto classes to Python files in the model folder (auto_map).",
-        "The load runs that code (trust_remote_code=True) and its behaviour is outside what check knows.",
-        "Review the code; prefer an architecture that ships with transformers.",
-        Layer.TRANSFORMERS, Effect.UNKNOWN,
+        "config.json maps Auto classes to Python files in the model folder (auto_map). With a model_type the "
+        "target transformers does not know, AutoConfig needs trust_remote_code=True: the loader class passes False "
+        "(SentenceTransformer from 2.3, CrossEncoder from 2.7) or nothing (then transformers asks on stdin; with "
+        "a stdin that is not a terminal, 4.30-4.31 let input()'s EOFError through, later releases raise their "
+        "refusal). A model_type it knows is built from its own code (info). All read from each release's source.",
+        "The load fails with the refusal (ValueError) or EOFError; with trust_remote_code=True it runs the "
+        "folder's code, whose behaviour is outside what check knows (auto_map without AutoConfig: unknown).",
+        "Read the code, then load with trust_remote_code=True; prefer an architecture that ships with transformers.",
+        Layer.TRANSFORMERS, Effect.FAILS,
     ),
     Rule(
         "STC203", "half-precision-compute", Severity.WARNING,
@@ -524,7 +529,7 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "STC404", "safetensors-dtype-unknown-to-torch", Severity.WARNING,
         "A safetensors file stores tensors of a dtype the target torch does not define (F8_E4M3/F8_E5M2 before "
-        "torch 2.2, U16/U32/U64 before 2.3; each release's dtypes read from its wheel into kb/data/torch.json).",
+        "torch 2.1, U16/U32/U64 before 2.3; each release's dtypes read from its wheel into kb/data/torch.json).",
         "safetensors cannot hand such a tensor to that torch. What it raises was not measured (no such torch "
         "installs on the machine that measures), so the verdict is unknown, not fails.",
         "Use a torch release that defines the dtype (the finding names the first), or convert the weights.",

@@ -23,7 +23,7 @@ def _damaged(name: str) -> dict:
 
 def test_every_damage_kind_has_a_fixture():
     assert {d["damage"].split(":")[0] for d in ALL_DAMAGED} == set(CODES) | {"delete", "retype", "flatten", "copy",
-                                                                             "pickle_numpy"}
+                                                                             "pickle_numpy", "remote_code"}
     assert {d["damage"].split(":")[1] for d in DAMAGED} >= {"pytorch_model.bin", "model.safetensors"}
 
 

@@ -8,6 +8,7 @@ extracted from the public release artifacts, and says None when the knowledge do
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -845,6 +846,22 @@ class Knowledge:
             return None
         lacking = set(entry["lacks_st_imports"])
         return tuple(pair for pair in imports if pair in lacking)
+
+    def remote_code(self, transformers: Version) -> Mapping[str, Any] | None:
+        """What that transformers release does with a config.json whose auto_map names code in the folder
+        (kbbuild/remote_code_facts.py: ``prompts``, ``prompt_failure_caught``, ``refusal``); None when not covered."""
+        entry = self._tf_entry(transformers)
+        return entry.get("remote_code") if entry is not None else None
+
+    def remote_code_refusal(self, transformers: Version, model_path: str) -> tuple[str, str] | None:
+        """(exception, message) that transformers release raises for untrusted code in the local folder passed
+        as ``model_path`` (``os.path.abspath`` of an absolute path only normalises it: no file is read)."""
+        facts = self.remote_code(transformers)
+        if not facts:
+            return None
+        refusal = facts["refusal"]
+        message = refusal["message"].replace("{os.path.abspath(model_name)}", os.path.abspath(model_path))
+        return refusal["exception"], message.replace("{model_name}", model_path)
 
     def transformers_requires_python(self, transformers: Version) -> str | None:
         """That transformers release's Requires-Python (its minor's scanned release)."""

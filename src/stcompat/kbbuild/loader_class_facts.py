@@ -13,6 +13,9 @@ Facts per release (``loader_classes``):
   (``torch.``) or with trust_remote_code, else the default is used with a warning (4.0+); None: any path
   is imported (up to 3.4).
 - ``cross_encoder.untrusted_warning``: that warning's text.
+- ``trust_remote_code``: per loader class, the default of its ``trust_remote_code`` parameter, which it hands
+  to transformers (False from 2.3 for SentenceTransformer), or None where it has no such parameter and
+  passes nothing (transformers then asks on stdin before running a folder's code).
 The default activation (Sigmoid for one label, else Identity) is the same in every release.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 from .source_text import template
 
 LOADER_CLASSES = ("CrossEncoder", "SparseEncoder")
+ALL_CLASSES = ("SentenceTransformer", *LOADER_CLASSES)
 CST = "config_sentence_transformers.json"
 
 
@@ -91,8 +95,26 @@ def cross_encoder_facts(release: Any, origin: str | None) -> dict[str, Any] | No
     }
 
 
+def _trust_remote_code_default(release: Any, origin: str | None) -> bool | None:
+    """The literal default of ``__init__``'s ``trust_remote_code`` on the class at ``origin``; None without one."""
+    cls, _ = _class(release, origin)
+    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None) if cls else None
+    if init is None:
+        return None
+    args = init.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    for arg, default in pairs:
+        if arg.arg == "trust_remote_code" and isinstance(default, ast.Constant) and isinstance(default.value, bool):
+            return default.value
+    return None
+
+
 def loader_class_facts(release: Any) -> dict[str, Any]:
-    """``exports`` and ``cross_encoder`` (see the module docstring) of one release."""
+    """``exports``, ``cross_encoder`` and ``trust_remote_code`` (the module docstring) of one release."""
     top = release.bindings("sentence_transformers")
     exports = {name: top[name] for name in LOADER_CLASSES if name in top}
-    return {"exports": exports, "cross_encoder": cross_encoder_facts(release, exports.get("CrossEncoder"))}
+    return {"exports": exports, "cross_encoder": cross_encoder_facts(release, exports.get("CrossEncoder")),
+            "trust_remote_code": {name: _trust_remote_code_default(release, top.get(name))
+                                  for name in ALL_CLASSES if name in top}}

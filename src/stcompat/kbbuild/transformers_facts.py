@@ -36,7 +36,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import output, pypi, tokenizer_files_facts
+from . import output, pypi, remote_code_facts, tokenizer_files_facts
 from .source_text import raised_message
 
 SCHEMA = "stcompat.kb.transformers/1"
@@ -518,7 +518,8 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
     for name, data in pypi.members(path, (".py",)):
         if name in imported:
             st_modules[name] = data.decode("utf-8")
-        if name.startswith(("transformers/models/auto/", *CONSTANT_MODULES)) or name == MODELING_UTILS:
+        if name.startswith(("transformers/models/auto/", *CONSTANT_MODULES)) or name in (MODELING_UTILS,
+                                                                                         remote_code_facts.FILE):
             sources[name] = data.decode("utf-8")
         if TORCH_LOAD_CHECK.encode() in data:
             checks[name] = data.decode("utf-8")
@@ -546,6 +547,8 @@ def release_facts(version: str, artifact: pypi.Artifact) -> dict:
         "lacks_st_imports": lacks_st_imports(st_modules, wanted),
         # AutoTokenizer on a folder with no tokenizer file: raises, converts (protobuf) or a default vocab
         "missing_tokenizer_files": tokenizer_files_facts.missing_tokenizer_files(path),
+        # a config.json whose auto_map points at code in the folder: the prompt and the refusal
+        "remote_code": remote_code_facts.remote_code_facts(sources.get(remote_code_facts.FILE)),
     }
 
 

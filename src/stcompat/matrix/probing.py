@@ -31,7 +31,9 @@ def _probe(python: str, model: str | Sequence[str], timeout: float,
         try:
             args = [model, str(out)] if isinstance(model, str) else ["--batch", str(out), *model]
             args = ["--loader", loader, *args]
-            proc = subprocess.run([python, str(PROBE), *args], cwd=scratch, env=env,
+            # stdin is /dev/null, as in a service or CI job: a loader that prompts (transformers asks before
+            # running a model's remote code) reads end-of-file instead of waiting for a terminal.
+            proc = subprocess.run([python, str(PROBE), *args], cwd=scratch, env=env, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"error": {"type": "Timeout", "message": f"probe ran past {timeout:.0f} s",

@@ -148,6 +148,7 @@ class _Search:
 
     def __init__(self, manifest, stack: Stack, kb: Knowledge, judge: Judge) -> None:
         self.manifest, self.stack, self.kb, self.judge = manifest, stack, kb, judge
+        self.codes: frozenset[str] = frozenset()  # the codes blocking on the target itself
         self.scanned = {p: releases(kb, p) for p in PACKAGES}
         self.start = {p: stack.get(p) for p in PACKAGES}
         self.bounds: dict[str, SpecifierSet] = {}
@@ -219,7 +220,10 @@ class _Search:
             trial = self.trial(versions)
             found = (self.judge(self.manifest, trial, self.kb) if layers is None
                      else self.judge(self.manifest, trial, self.kb, layers, coverage=False))
-            self.memo[key] = _blocking(found)
+            # A code that blocked on the target and is only unknown on the trial (a release the knowledge
+            # covers less) is not cleared: a fix must be judged ok, not merely not judged.
+            self.memo[key] = _blocking(found) + [f for f in found if f.effect is Effect.UNKNOWN
+                                                 and f.code in self.codes and f.layer not in UNVERSIONED]
         return self.memo[key]
 
     def clears(self, versions: Mapping[str, Version], package: str) -> bool:
@@ -346,6 +350,7 @@ def find_fix(manifest, stack: Stack, kb: Knowledge, findings: Sequence[Finding],
         return None
     involved = [p for p in PACKAGES if any(f.layer in PACKAGE_LAYERS[p] for f in blocking)]
     search = _Search(manifest, stack, kb, judge)
+    search.codes = frozenset(f.code for f in blocking)
     search.bound_by(blocking)
     best: tuple[tuple, dict[str, Version], dict[str, str]] | None = None
     # each involved package first once, the rest in dependency order (the step after it sees its moves)

@@ -47,11 +47,12 @@ def check_transformers(ctx: Context) -> Iterator[Finding]:
     if info is None:
         return
     position = transformer_position(ctx)
-    if info.auto_map:
-        yield judged("STC202", Effect.UNKNOWN, f"{info.config_file} auto_map runs code from the model folder",
-                      info.config_file, "auto_map", order=(STAGE_MODULES, position, SUB_TF_CONFIG))
-        return
     version = ctx.stack.get("transformers")
+    if info.auto_map:
+        finding = _remote_code(ctx, info, version, position)
+        yield finding
+        if finding.effect is not Effect.INFO:
+            return
     if version is not None:
         yield from _half_precision(ctx, info, version, position)
     if version is not None and not info.model_type:
@@ -183,3 +184,46 @@ def _st_imports(ctx: Context) -> Iterator[Finding]:
             f"{transformers} does not have yet: `import sentence_transformers` itself fails",
             None, None, PredictedError("ImportError", f"cannot import name '{name}' from '{module}'") if single else None,
             order=(STAGE_ENV,))
+
+
+_EOF_MESSAGE = "EOF when reading a line"
+"""What Python's input() raises when stdin is at end of file (a service, a CI job: not a terminal)."""
+
+
+def _remote_code(ctx: Context, info: TransformerInfo, version: Version | None, position: int) -> Finding:
+    """STC202: config.json's auto_map names code in the folder. AutoConfig runs it only when trusted; the loader
+    class passes trust_remote_code=False (ST 2.3+), or nothing (2.2: transformers then asks on stdin, and a
+    stdin that is not a terminal ends the question with EOFError unless the release turns that into its
+    refusal). A model_type the release knows is built from its own code, auto_map unused."""
+    where = (info.config_file, "auto_map")
+    order = (STAGE_MODULES, position, SUB_TF_CONFIG)
+    if "AutoConfig" not in info.auto_map:
+        return judged("STC202", Effect.UNKNOWN, f"{info.config_file} auto_map names code in the folder for "
+                      f"{', '.join(sorted(info.auto_map))}", *where, order=order)
+    known = ctx.kb.model_type_known(version, info.model_type) if version is not None and info.model_type else None
+    if known:
+        return judged("STC202", Effect.INFO, f"{info.config_file} auto_map is unused: transformers {version} "
+                      f"knows model_type {info.model_type!r} and builds it from its own code", *where, order=order)
+    facts = ctx.kb.remote_code(version) if version is not None else None
+    trust = (ctx.st.data.get("loader_classes") or {}).get("trust_remote_code", {}) if ctx.st else {}
+    if facts is None or known is None or ctx.loader_class not in trust:
+        return judged("STC202", Effect.UNKNOWN, f"{info.config_file} auto_map runs code from the model folder "
+                      f"(model_type {info.model_type!r})", *where, order=order)
+    passed = trust[ctx.loader_class]
+    folder = info.config_file.rsplit("/", 1)[0] if "/" in info.config_file else ""
+    path = passed_path(ctx, folder) if ctx.loader == "sentence-transformer" else ctx.manifest.path
+    if passed is None and facts["prompts"] and not facts["prompt_failure_caught"]:
+        error = PredictedError("EOFError", _EOF_MESSAGE)
+        how = (f"{ctx.loader_class} in sentence-transformers {ctx.st.version} passes no trust_remote_code, so "
+               f"transformers {version} asks on stdin: not a terminal, input() raises EOFError (a terminal is "
+               "asked for 15 s)")
+    else:
+        rendered = ctx.kb.remote_code_refusal(version, path) if path is not None else None
+        error = PredictedError(*rendered) if rendered else None
+        said = "passes trust_remote_code=False" if passed is False else "passes no trust_remote_code"
+        how = (f"{ctx.loader_class} in sentence-transformers {ctx.st.version} {said}, and transformers {version} "
+               "refuses to run it")
+    return judged("STC202", Effect.FAILS,
+                  f"{info.config_file} model_type {info.model_type!r} is not one transformers {version} knows and "
+                  f"its auto_map points at code in the folder: {how}; load it with trust_remote_code=True only "
+                  "after reading that code", *where, error, order=order)

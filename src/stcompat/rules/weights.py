@@ -159,7 +159,7 @@ def _not_weights_only(ctx: Context, transformers: Version, torch: Version) -> It
 
 
 def _dtypes_unknown_to_torch(ctx: Context, torch: Version) -> Iterator[Finding]:
-    """STC404: a safetensors file stores a dtype the target torch does not define (float8 before 2.2, unsigned
+    """STC404: a safetensors file stores a dtype the target torch does not define (float8 before 2.1, unsigned
     16-64 bit before 2.3; kb/data/torch.json, read from each wheel). No such torch installs here, so what
     safetensors then raises was never measured: unknown, naming the dtype and the first torch that has it."""
     for weights in ctx.manifest.weights:
