@@ -78,7 +78,7 @@ def _check(package: Path | None, updates_dir: Path) -> tuple[dict, str]:
 @pytest.fixture(scope="module")
 def cut_off(tmp_path_factory):
     """(package copy with the knowledge built as of 5.7.0's publication, the update folder, the cut-off)."""
-    from stcompat.kbbuild import hub_facts, output, st_facts, tokenizers_facts, transformers_facts
+    from stcompat.kbbuild import hub_facts, output, st_facts, tokenizers_facts, torch_facts, transformers_facts
 
     root = tmp_path_factory.mktemp("kb-cutoff")
     package = _package_copy(root)
@@ -86,7 +86,7 @@ def cut_off(tmp_path_factory):
     st_row = next(r for r in _bundled("sentence_transformers")["releases"] if r["version"] == CUT_RELEASE)
     cutoff = _published(st_row)
     modules = {"sentence_transformers": st_facts, "transformers": transformers_facts,
-               "tokenizers": tokenizers_facts, "huggingface_hub": hub_facts}
+               "tokenizers": tokenizers_facts, "huggingface_hub": hub_facts, "torch": torch_facts}
     for part, module in modules.items():
         document = module.build(until=cutoff)
         output.write(document, f"{part}.json", data)

@@ -71,3 +71,13 @@ def test_a_float8_tensor_is_unknown_under_a_torch_without_float8(copy_model):
     assert finding.effect == "unknown" and "F8_E4M3" in finding.message and f"torch {first}" in finding.message
     (current,) = check(folder, targets=[STACKS["6.2.0"]], resolve=False)
     assert "STC404" not in [f.code for f in current.findings]
+
+
+def test_a_torch_the_knowledge_lacks_is_unknown_for_a_foreign_global_only():
+    newest = max((r["version"] for r in knowledge()._torch["releases"]), key=Version)
+    future = Version(newest).major, Version(newest).minor + 5
+    stack = STACKS["6.2.0"].replace("torch==2.13.0", f"torch=={future[0]}.{future[1]}.0")
+    result = one("6.2.0", stack)
+    assert next(f for f in result.findings if f.code == "STC403").effect == "unknown"
+    (intact,) = check(fixture_path("2.2.2", "bert_plain"), targets=[stack], resolve=False)
+    assert "STC403" not in [f.code for f in intact.findings]  # tensors and an OrderedDict: every list admits them

@@ -23,7 +23,7 @@ from . import updates as updates_mod
 
 DATA = Path(__file__).parent / "data"
 
-PARTS = ("sentence_transformers", "transformers", "tokenizers", "huggingface_hub")
+PARTS = ("sentence_transformers", "transformers", "tokenizers", "huggingface_hub", "torch")
 """The knowledge parts built from release artifacts (kb/data/<part>.json); `stcompat kb update` extends these."""
 
 
@@ -536,7 +536,7 @@ class Knowledge:
 
     def _all_parts(self) -> dict[str, dict[str, Any]]:
         return {"sentence_transformers": self._st, "transformers": self._transformers,
-                "tokenizers": self._tokenizers, "huggingface_hub": self._hub}
+                "tokenizers": self._tokenizers, "huggingface_hub": self._hub, "torch": self._torch}
 
     def document(self, part: str) -> Mapping[str, Any]:
         """One part's whole document as the rules read it (bundled, with a usable update merged over it)."""
@@ -606,11 +606,12 @@ class Knowledge:
         facts = {
             "sentence_transformers": "module classes per import path, loader config keys and file needs, config "
                                      "keys read, version warning, requirements error, import providers, "
-                                     "Requires-Dist",
+                                     "loader classes and how CrossEncoder reads a folder, Requires-Dist",
             "transformers": "model_types per release, torch.load floor, unknown-model_type and no-weights errors, "
-                            "Requires-Dist",
+                            "remote-code prompt and refusal, Requires-Dist",
             "tokenizers": "BPE merges formats read and written",
             "huggingface_hub": "top-level names exported (what `from huggingface_hub import X` finds)",
+            "torch": "dtypes defined, torch.load's weights_only default (read from each wheel by range requests)",
         }
         out = {}
         for name, data in self._all_parts().items():
@@ -749,7 +750,7 @@ class Knowledge:
     # torch --------------------------------------------------------------------------------------
     @cached_property
     def _torch(self) -> dict[str, Any]:
-        return _load("torch.json", self._data)
+        return self._part("torch")
 
     def torch_release(self, torch: Version) -> Mapping[str, Any] | None:
         """That torch release's facts (kb/data/torch.json, read from its wheel); None when not covered."""
@@ -784,6 +785,12 @@ class Knowledge:
         measured = self._load_errors.get("torch", {}).get(torch.base_version, {}).get("weights_only_global")
         allowed = frozenset(measured["allowed_outside_torch"]) if measured else frozenset()
         return WeightsOnly(bool(entry["weights_only_default"]), allowed, measured is not None)
+
+    def measured_weights_only_allowed(self) -> frozenset[str]:
+        """The globals outside ``torch.`` every measured allow-list admits (what a plain state dict needs)."""
+        lists = [frozenset(entry["weights_only_global"]["allowed_outside_torch"])
+                 for entry in self._load_errors.get("torch", {}).values() if "weights_only_global" in entry]
+        return frozenset.intersection(*lists) if lists else frozenset()
 
     def weights_only_error(self, transformers: Version, torch: Version, foreign: str,
                            file: str) -> tuple[str, str] | None:

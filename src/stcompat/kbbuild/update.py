@@ -1,6 +1,6 @@
 """`stcompat kb update`: the facts of releases newer than the bundled knowledge, built on the user's machine.
 
-Each part (sentence-transformers, transformers, tokenizers, huggingface_hub) lists its releases on the package
+Each part (sentence-transformers, transformers, tokenizers, huggingface_hub, torch) lists its releases on the package
 registry, chooses them as tools/build_kb.py does (``select``), extracts only those the bundled data lacks
 (``extract``: the same extractors), and recomputes the facts that span releases over the merged rows
 (``assemble``). What differs from the bundled document is written to the stcompat cache (kb/updates.py reads
@@ -24,7 +24,7 @@ from packaging.version import Version
 from ..errors import KbUpdateError
 from ..kb import updates
 from ..kb.query import DATA, PARTS
-from . import hub_facts, pypi, st_facts, tokenizers_facts, transformers_facts
+from . import hub_facts, pypi, st_facts, tokenizers_facts, torch_facts, transformers_facts
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ EXTRACTORS: dict[str, Part] = {
     "transformers": Part("transformers", transformers_facts.PACKAGE, transformers_facts),
     "tokenizers": Part("tokenizers", tokenizers_facts.PACKAGE, tokenizers_facts),
     "huggingface_hub": Part("huggingface_hub", hub_facts.PACKAGE, hub_facts),
+    "torch": Part("torch", torch_facts.PACKAGE, torch_facts),
 }
 assert tuple(EXTRACTORS) == PARTS
 

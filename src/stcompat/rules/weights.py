@@ -137,13 +137,17 @@ def _not_weights_only(ctx: Context, transformers: Version, torch: Version) -> It
     if weights is None or not weights.pickle_globals:
         return
     policy = ctx.kb.weights_only(torch)
-    if policy is None:
-        return
-    foreign = next((g for g in weights.pickle_globals if not g.startswith("torch.")
-                    and g not in policy.allowed_outside_torch), None)
+    allowed = policy.allowed_outside_torch if policy and policy.measured else ctx.kb.measured_weights_only_allowed()
+    foreign = next((g for g in weights.pickle_globals if not g.startswith("torch.") and g not in allowed), None)
     if foreign is None:
         return
     order = (STAGE_MODULES, transformer_position(ctx), SUB_TF_WEIGHTS, 2)
+    if policy is None:
+        yield judged("STC403", Effect.UNKNOWN,
+                     f"{weights.path} references {foreign}, outside torch.load's weights-only allow-list, and torch "
+                     f"{torch} is not in the knowledge (stcompat kb update adds newer releases)", weights.path, None,
+                     order=order)
+        return
     if not policy.default:
         yield judged("STC403", Effect.UNKNOWN,
                      f"{weights.path} references {foreign}, outside torch.load's weights-only allow-list: torch "
