@@ -56,6 +56,19 @@ def truth_stacks() -> dict[str, str]:
     return stacks
 
 
+def check_in(path, release: str, loader: str | None = None):
+    """`check` of one folder against the stack ``release`` really ran in (truth_stacks), no resolver."""
+    from stcompat.checker import check
+
+    (result,) = check(path, targets=[truth_stacks()[release]], resolve=False, loader=loader)
+    return result
+
+
+def codes(result) -> list[str]:
+    """The codes of a check result's findings, in load order."""
+    return [f.code for f in result.findings]
+
+
 def fixture_path(release: str, variant: str) -> Path:
     """Folder of one fixture, e.g. fixture_path("2.2.2", "bert_plain")."""
     return FIXTURES / f"st{release}" / variant

@@ -11,24 +11,15 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import fixture_entries, fixture_path, truth_stacks
+from conftest import check_in, codes, fixture_entries, fixture_path, truth_stacks
 from stcompat.checker import check
 
 # The stacks each release really ran in (truth.json, written by real loads): nothing typed here.
 STACKS = truth_stacks()
 
 
-def one(path, release: str, loader: str | None = None):
-    (result,) = check(path, targets=[STACKS[release]], resolve=False, loader=loader)
-    return result
-
-
-def codes(result) -> list[str]:
-    return [f.code for f in result.findings]
-
-
 def test_22_rejects_23_pooling_keys():
-    result = one(fixture_path("2.3.1", "bert_plain"), "2.2.2")
+    result = check_in(fixture_path("2.3.1", "bert_plain"), "2.2.2")
     assert result.verdict == "fails"
     assert (result.predicted_error.type, result.predicted_error.message) == (
         "TypeError", "Pooling.__init__() got an unexpected keyword argument 'pooling_mode_weightedmean_tokens'")
@@ -39,7 +30,7 @@ def test_22_rejects_23_pooling_keys():
 
 
 def test_23_rejects_include_prompt():
-    result = one(fixture_path("2.7.0", "bert_plain"), "2.3.1")
+    result = check_in(fixture_path("2.7.0", "bert_plain"), "2.3.1")
     assert result.predicted_error.message == "Pooling.__init__() got an unexpected keyword argument 'include_prompt'"
     failing = [f for f in result.findings if f.code == "STC102"][0]
     assert (failing.file, failing.key) == ("1_Pooling/config.json", "include_prompt")
@@ -48,7 +39,7 @@ def test_23_rejects_include_prompt():
 
 @pytest.mark.parametrize("old", ["3.0.1", "4.1.0", "5.3.0"])
 def test_54_save_on_53_or_older(old):
-    result = one(fixture_path("5.7.0", "bert_plain"), old)
+    result = check_in(fixture_path("5.7.0", "bert_plain"), old)
     assert result.verdict == "fails"
     assert result.predicted_error.type == "ModuleNotFoundError"
     assert result.predicted_error.message == "No module named 'sentence_transformers.base'"
@@ -57,7 +48,7 @@ def test_54_save_on_53_or_older(old):
 
 
 def test_6x_normalize_on_5x():
-    result = one(fixture_path("6.2.0", "bert_plain"), "5.7.0")
+    result = check_in(fixture_path("6.2.0", "bert_plain"), "5.7.0")
     assert result.verdict == "fails"
     assert result.predicted_error.message == "No module named 'sentence_transformers.base.modules.normalize'"
     # 6.0.0 and 6.1.0 cap huggingface-hub below 2.0 (the target has 2.4.0): 6.2.0 alone moves one package
@@ -65,29 +56,29 @@ def test_6x_normalize_on_5x():
 
 
 def test_static_embedding_before_32():
-    result = one(fixture_path("3.4.1", "static"), "3.0.1")
+    result = check_in(fixture_path("3.4.1", "static"), "3.0.1")
     assert result.predicted_error.type == "ImportError"
     assert result.predicted_error.message == \
         'Module "sentence_transformers.models" does not define a "StaticEmbedding" attribute/class'
 
 
 def test_router_before_50():
-    result = one(fixture_path("5.1.2", "router"), "4.1.0")
+    result = check_in(fixture_path("5.1.2", "router"), "4.1.0")
     assert result.predicted_error.type == "ImportError"
     assert 'does not define a "Router" attribute/class' in result.predicted_error.message
 
 
 def test_bpe_pairs_on_old_tokenizers_but_not_wordpiece():
-    bpe = one(fixture_path("3.4.1", "roberta_plain"), "3.0.1")
+    bpe = check_in(fixture_path("3.4.1", "roberta_plain"), "3.0.1")
     assert "STC301" in codes(bpe) and bpe.verdict == "fails"
     assert bpe.predicted_error.type == "Exception"
     assert bpe.predicted_error.message.startswith(
         "data did not match any variant of untagged enum ModelWrapper at line ")
     # tokenizers 0.20 reads pairs, and transformers 4.41.2 caps tokenizers below 0.20: both move
     assert bpe.fix == ("transformers==4.45.2", "tokenizers==0.20.3")
-    wordpiece = one(fixture_path("3.4.1", "bert_plain"), "3.0.1")
+    wordpiece = check_in(fixture_path("3.4.1", "bert_plain"), "3.0.1")
     assert "STC301" not in codes(wordpiece)
-    strings = one(fixture_path("3.0.1", "roberta_plain"), "3.0.1")
+    strings = check_in(fixture_path("3.0.1", "roberta_plain"), "3.0.1")
     assert "STC301" not in codes(strings)
 
 
@@ -97,24 +88,24 @@ def test_prompts_ignored_before_24_once_the_rest_loads(copy_model):
     config = json.loads(pooling.read_text())
     del config["include_prompt"]
     pooling.write_text(json.dumps(config))
-    result = one(model, "2.3.1")
+    result = check_in(model, "2.3.1")
     assert result.verdict == "degraded" and result.predicted_error is None
     assert [f.code for f in result.findings if f.effect.value == "degraded"] == ["STC110"]
 
 
 def test_similarity_fn_ignored_before_30():
-    result = one(fixture_path("3.0.1", "bert_simfn"), "2.7.0")
+    result = check_in(fixture_path("3.0.1", "bert_simfn"), "2.7.0")
     assert result.verdict == "degraded"
     assert "STC111" in codes(result)
     assert result.fix == ("sentence-transformers==3.0.0",)
 
 
 def test_truncate_dim_saved_from_54_and_ignored_before():
-    saved_54 = one(fixture_path("5.7.0", "bert_trunc"), "5.3.0")
+    saved_54 = check_in(fixture_path("5.7.0", "bert_trunc"), "5.3.0")
     assert "STC112" in codes(saved_54)
-    saved_34 = one(fixture_path("3.4.1", "bert_trunc"), "3.0.1")  # 3.4.1 did not write truncate_dim
+    saved_34 = check_in(fixture_path("3.4.1", "bert_trunc"), "3.0.1")  # 3.4.1 did not write truncate_dim
     assert "STC112" not in codes(saved_34)
-    assert one(fixture_path("5.7.0", "bert_trunc"), "5.7.0").verdict == "ok"
+    assert check_in(fixture_path("5.7.0", "bert_trunc"), "5.7.0").verdict == "ok"
 
 
 def test_unknown_config_keys_are_ignored(copy_model):
@@ -123,11 +114,11 @@ def test_unknown_config_keys_are_ignored(copy_model):
     config = json.loads(cst.read_text())
     config["some_future_key"] = {"x": 1}
     cst.write_text(json.dumps(config))
-    assert one(model, "2.7.0").verdict == "ok"
+    assert check_in(model, "2.7.0").verdict == "ok"
 
 
 def test_minilm_ok_here_and_on_222(minilm):
-    assert one(minilm, "2.2.2").verdict == "ok"
+    assert check_in(minilm, "2.2.2").verdict == "ok"
     (here,) = check(minilm)
     assert here.verdict == "ok" and here.target.description == "current environment"
 
@@ -146,7 +137,7 @@ def test_every_fixture_is_ok_on_the_release_that_saved_it(entry):
 
 @pytest.mark.parametrize("entry", ST_ENTRIES, ids=lambda e: e["path"])
 def test_every_fixture_loads_on_the_newest_release(entry):
-    result = one(fixture_path(entry["release"], entry["variant"]), "6.2.0")
+    result = check_in(fixture_path(entry["release"], entry["variant"]), "6.2.0")
     findings = [(f.code, f.message) for f in result.findings]
     if entry["variant"] in ("bert_fp16", "bert_bf16") and Version(entry["versions"]["transformers"]).major < 5:
         # Loads, but transformers 5 computes a half-precision save of transformers 4 in half precision
@@ -165,22 +156,22 @@ def test_safetensors_only_weights_on_a_transformers_that_cannot_read_them(minilm
         f"Error no file named pytorch_model.bin, tf_model.h5, model.ckpt.index or flax_model.msgpack found in "
         f"directory {minilm}")
     assert result.fix == ("transformers==4.30.2",)  # the rule's own bound: reads them and depends on safetensors
-    assert "STC402" not in codes(one(minilm, "2.2.2"))  # 4.30.2 reads it and depends on safetensors
+    assert "STC402" not in codes(check_in(minilm, "2.2.2"))  # 4.30.2 reads it and depends on safetensors
 
 
 @pytest.mark.parametrize("variant", ["cross_encoder", "sparse"])
 def test_cross_and_sparse_encoders_are_judged_as_sentence_transformer_loads(variant):
     # From 5.0, SentenceTransformer(path) loads another kind's folder as a plain transformer:
     # its modules.json (new paths) is never imported, so 5.1.2 loads a 6.2.0 save.
-    result = one(fixture_path("6.2.0", variant), "5.3.0", "sentence-transformer")
+    result = check_in(fixture_path("6.2.0", variant), "5.3.0", "sentence-transformer")
     assert result.verdict == "ok" and "STC903" in codes(result) and "STC101" not in codes(result)
     # Before 5.0 there is no such gate: the modular modules.json is imported and fails.
-    failed = one(fixture_path("6.2.0", variant), "4.1.0", "sentence-transformer")
+    failed = check_in(fixture_path("6.2.0", variant), "4.1.0", "sentence-transformer")
     assert failed.predicted_error.type == "ModuleNotFoundError"
 
 
 def test_saved_settings_of_another_kind_are_not_applied():
-    result = one(fixture_path("5.1.2", "sparse"), "6.2.0", "sentence-transformer")  # saved similarity_fn_name "dot"
+    result = check_in(fixture_path("5.1.2", "sparse"), "6.2.0", "sentence-transformer")  # saved similarity_fn_name "dot"
     assert result.verdict == "degraded" and "STC111" in codes(result)
 
 
@@ -194,8 +185,8 @@ def test_st_222_cannot_import_with_hub_026(minilm):
     # fix (0.1 read the code's digits as an ST-layer problem and printed sentence-transformers>=2.2.2).
     assert result.fix == ("huggingface-hub==0.25.2",)
     assert result.fix_notes == ("huggingface-hub 0.26.0 -> 0.25.2: clears STC120",)
-    assert "STC120" not in codes(one(minilm, "2.2.2"))  # hub 0.16.4
-    assert "STC120" not in codes(one(minilm, "2.3.1"))  # 2.3 no longer imports it
+    assert "STC120" not in codes(check_in(minilm, "2.2.2"))  # hub 0.16.4
+    assert "STC120" not in codes(check_in(minilm, "2.3.1"))  # 2.3 no longer imports it
 
 
 def test_stack_outside_published_ranges_is_noted(minilm):

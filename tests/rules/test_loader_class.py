@@ -13,30 +13,20 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import FIXTURES, fixture_path, truth_cells, truth_stacks
-from stcompat.checker import check
+from conftest import check_in, codes, fixture_path, truth_cells, truth_stacks
 from stcompat.cli import main
 
 STACKS = truth_stacks()
 
 
-def one(path, release: str, loader: str | None = None):
-    (result,) = check(path, targets=[STACKS[release]], resolve=False, loader=loader)
-    return result
-
-
-def codes(result) -> list[str]:
-    return [f.code for f in result.findings]
-
-
 def test_the_default_loader_is_the_folders_own_class():
-    assert one(fixture_path("6.2.0", "cross_encoder"), "6.2.0").loader == "cross-encoder"
-    assert one(fixture_path("6.2.0", "sparse"), "6.2.0").loader == "sparse-encoder"
-    assert one(fixture_path("6.2.0", "bert_plain"), "6.2.0").loader == "sentence-transformer"
+    assert check_in(fixture_path("6.2.0", "cross_encoder"), "6.2.0").loader == "cross-encoder"
+    assert check_in(fixture_path("6.2.0", "sparse"), "6.2.0").loader == "sparse-encoder"
+    assert check_in(fixture_path("6.2.0", "bert_plain"), "6.2.0").loader == "sentence-transformer"
 
 
 def test_sparse_encoder_missing_before_5_fails_with_the_import_error_and_its_fix():
-    result = one(fixture_path("5.1.2", "sparse"), "4.1.0")
+    result = check_in(fixture_path("5.1.2", "sparse"), "4.1.0")
     assert result.verdict == "fails" and codes(result)[0] == "STC130"
     assert result.predicted_error.type == "ImportError"
     assert result.predicted_error.message == "cannot import name 'SparseEncoder' from 'sentence_transformers'"
@@ -54,24 +44,24 @@ def test_sparse_encoder_missing_before_5_fails_with_the_import_error_and_its_fix
 ])
 def test_a_saved_activation_is_lost_where_the_release_does_not_read_it(saver, ignored_by, read_by):
     folder = fixture_path(saver, "cross_encoder_identity")
-    lost = one(folder, ignored_by)
+    lost = check_in(folder, ignored_by)
     assert lost.verdict == "degraded" and "STC131" in codes(lost)
     finding = next(f for f in lost.findings if f.code == "STC131")
     assert "Identity" in finding.message and "Sigmoid" in finding.message
-    assert one(folder, read_by).verdict == "ok"
+    assert check_in(folder, read_by).verdict == "ok"
     # The plain CrossEncoder (default Sigmoid) is the same everywhere.
-    assert "STC131" not in codes(one(fixture_path(saver, "cross_encoder"), ignored_by))
+    assert "STC131" not in codes(check_in(fixture_path(saver, "cross_encoder"), ignored_by))
 
 
 def test_an_activation_saved_by_2x_is_read_by_every_release():
     folder = fixture_path("2.2.2", "cross_encoder_identity")
     assert json.loads((folder / "config.json").read_text())["sbert_ce_default_activation_function"].endswith("Identity")
     for release in ("2.2.2", "3.4.1", "4.1.0", "5.3.0", "6.2.0"):
-        assert "STC131" not in codes(one(folder, release)), release
+        assert "STC131" not in codes(check_in(folder, release)), release
 
 
 def test_a_folder_of_another_kind_is_degraded_with_the_class_that_did_not_save_it():
-    result = one(fixture_path("6.2.0", "bert_plain"), "6.2.0", loader="cross-encoder")
+    result = check_in(fixture_path("6.2.0", "bert_plain"), "6.2.0", loader="cross-encoder")
     assert result.verdict == "degraded" and "STC132" in codes(result)
     assert "SentenceTransformer" in next(f.message for f in result.findings if f.code == "STC132")
 
