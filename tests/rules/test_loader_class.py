@@ -64,6 +64,8 @@ def test_a_folder_of_another_kind_is_degraded_with_the_class_that_did_not_save_i
     result = check_in(fixture_path("6.2.0", "bert_plain"), "6.2.0", loader="cross-encoder")
     assert result.verdict == "degraded" and "STC132" in codes(result)
     assert "SentenceTransformer" in next(f.message for f in result.findings if f.code == "STC132")
+    assert result.fix == () and result.fix_notes == (
+        "load it with SentenceTransformer, the class that saved it (check --loader sentence-transformer)",)
 
 
 def test_check_cli_takes_the_loader():

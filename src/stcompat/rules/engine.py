@@ -190,6 +190,9 @@ def check_one(manifest: ModelManifest, stack: Stack, kb: Knowledge | None = None
         named = f" ({', '.join(damaged)})" if damaged else ""
         notes.append(f"repair the files first{named}, then check again: no version change is judged on a "
                      "damaged or incomplete copy")
+    elif any(f.code == "STC132" for f in findings):
+        kind = manifest.model_kind
+        notes.append(f"load it with {kind}, the class that saved it (check --loader {loader_for(kind)})")
     elif any(f.layer in ST_LAYERS and f.effect in (Effect.FAILS, Effect.DEGRADED) for f in findings):
         notes.append("no covered sentence-transformers release loads it as saved")
     for finding in findings:
