@@ -56,6 +56,13 @@ def truth_stacks() -> dict[str, str]:
     return stacks
 
 
+def cell_target(cell: dict) -> str:
+    """A truth cell's measured stack as a --target text (sentence-transformers, transformers, tokenizers, torch,
+    huggingface-hub pinned as the cell's environment held them)."""
+    layers = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub")
+    return " ".join(f"{k}=={v.split('+')[0]}" for k, v in cell["versions"].items() if k in layers)
+
+
 def check_in(path, release: str, loader: str | None = None):
     """`check` of one folder against the stack ``release`` really ran in (truth_stacks), no resolver."""
     from stcompat.checker import check

@@ -14,18 +14,13 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import FIXTURES, truth_stacks, truth_cells
+from conftest import cell_target, FIXTURES, truth_stacks, truth_cells
 from stcompat.checker import check
 from stcompat.kb.query import knowledge
 
 STACKS = truth_stacks()
 CELLS = [c for c in truth_cells()
          if c["model"] in ("damaged/flattened", "damaged/config_not_transformers")]
-
-
-def _target(cell: dict) -> str:
-    layers = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub")
-    return " ".join(f"{k}=={v.split('+')[0]}" for k, v in cell["versions"].items() if k in layers)
 
 
 def _stc026(model, target: str):
@@ -35,7 +30,7 @@ def _stc026(model, target: str):
 
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: f"{c['model'].split('/')[1]}@{c['release']}")
 def test_the_exact_error_of_each_release(cell):
-    result, (finding,) = _stc026(FIXTURES / cell["model"], _target(cell))
+    result, (finding,) = _stc026(FIXTURES / cell["model"], cell_target(cell))
     assert finding.file == "config.json" and finding.key == "model_type"
     assert (result.verdict, result.predicted_error.type, result.predicted_error.message) == (
         "fails", cell["error"]["type"], cell["error"]["message"])
@@ -44,7 +39,7 @@ def test_the_exact_error_of_each_release(cell):
 
 def test_no_version_fix_while_the_files_are_the_problem():
     cell = next(c for c in CELLS if c["model"] == "damaged/flattened" and c["release"] == "3.2.0")
-    result, _ = _stc026(FIXTURES / cell["model"], _target(cell))
+    result, _ = _stc026(FIXTURES / cell["model"], cell_target(cell))
     assert result.fix == ()
 
 

@@ -15,7 +15,7 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import FIXTURES, truth_stacks, truth_cells
+from conftest import cell_target, FIXTURES, truth_stacks, truth_cells
 from stcompat.checker import check
 from stcompat.kb.query import knowledge
 
@@ -23,11 +23,6 @@ STACKS = truth_stacks()
 MODEL = FIXTURES / "damaged" / "no_tokenizer"
 TRUTH = {c["release"]: c for c in truth_cells()
          if c["model"] == "damaged/no_tokenizer"}
-
-
-def _target(cell: dict) -> str:
-    layers = ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub")
-    return " ".join(f"{k}=={v.split('+')[0]}" for k, v in cell["versions"].items() if k in layers)
 
 
 def _stc025(model, target: str):
@@ -49,7 +44,7 @@ def test_the_knowledge_has_the_three_behaviours_in_release_order():
 @pytest.mark.parametrize("release", sorted(TRUTH))
 def test_each_release_does_what_the_real_load_did(release):
     cell = TRUTH[release]
-    result, (finding,) = _stc025(MODEL, _target(cell))
+    result, (finding,) = _stc025(MODEL, cell_target(cell))
     assert result.verdict == cell["outcome"]
     if cell["outcome"] == "fails":
         assert (result.predicted_error.type, result.predicted_error.message) == (
@@ -62,7 +57,7 @@ def test_protobuf_in_the_target_makes_the_conversion_unknown():
     # 4.57 converts a slow tokenizer; with protobuf (or sentencepiece) installed that path goes elsewhere.
     cell = TRUTH["5.1.2"]
     for extra in ("protobuf", "sentencepiece==0.2.0"):
-        result, (finding,) = _stc025(MODEL, f"{_target(cell)} {extra}")
+        result, (finding,) = _stc025(MODEL, f"{cell_target(cell)} {extra}")
         assert finding.effect == "unknown" and result.verdict == "unknown", extra
 
 

@@ -153,6 +153,14 @@ def readme(plan: Plan, manifest: ModelManifest, card: str | None) -> str:
     return text + "\n" + card
 
 
+def _staging(output: Path) -> tuple[Path, Path]:
+    """(a scratch folder beside ``output``, the path inside it where the new folder is built): on the same
+    filesystem, so the finished folder is moved into place in one rename."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.stcompat-", dir=output.parent))
+    return work, work / output.name
+
+
 def _source_and_output(model: str | Path, output: str | Path) -> tuple[ModelFolder, ModelManifest, Path]:
     """The one model folder to read and the absolute output path, refused when one contains the other
     (a conversion never writes into its source, nor replaces a folder that holds it)."""
@@ -216,9 +224,7 @@ def backport(model: str | Path, output: str | Path, target: str | Stack, *, allo
     elif verify_unavailable(stack):
         raise ConvertError("STC757", f"cannot verify: {verify_unavailable(stack)}", model=str(source),
                            output=str(output))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.stcompat-", dir=output.parent))
-    built = work / output.name
+    work, built = _staging(output)
     try:
         say(f"copying {source} and applying {len(plan.edits)} edits")
         _copy_tree(folder, manifest, built)

@@ -11,7 +11,6 @@ failure or interruption, the same mechanism as the backport (backport.py).
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import ConvertError, InputError
 from ..vocab import ModelKind
-from .backport import _claim, _copy_tree, _put_in_place, _source_and_output
+from .backport import _claim, _copy_tree, _put_in_place, _source_and_output, _staging
 from .export_admit import DEFAULT_MIN_AGREEMENT, admit, check_threshold, reference_fingerprint
 from .export_runtime import (
     QUANTIZATIONS,
@@ -123,9 +122,7 @@ def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str
     torch_model = load_model(source)
     exportable_transformer(torch_model.st)  # STC762 before any file is written
     reference = reference_fingerprint(torch_model)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.stcompat-", dir=output.parent))
-    built = work / output.name
+    work, built = _staging(output)
     try:
         say(f"copying {source}")
         _copy_tree(folder, manifest, built)

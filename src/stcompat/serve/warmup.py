@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import threading
 import time
@@ -56,18 +57,23 @@ class IdleTrim:
             self._lock.release()
 
 
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, or None elsewhere. Looked up once: find_library runs ldconfig in a subprocess."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None)
+    except OSError:
+        return None
+
+
 def release_free_memory(collect: bool = True) -> None:
     """Collect garbage (``collect``) and return freed heap pages to the OS (glibc's malloc_trim; a no-op
     elsewhere)."""
     if collect:
         gc.collect()
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        trim = getattr(libc, "malloc_trim", None)
-        if trim is not None:
-            trim(0)
-    except OSError:
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
