@@ -63,6 +63,14 @@ def cell_target(cell: dict) -> str:
     return " ".join(f"{k}=={v.split('+')[0]}" for k, v in cell["versions"].items() if k in layers)
 
 
+def check_code(model, target: str, code: str):
+    """(`check` of ``model`` against the --target text, no resolver; its findings with ``code``)."""
+    from stcompat.checker import check
+
+    (result,) = check(model, targets=[target], resolve=False)
+    return result, [f for f in result.findings if f.code == code]
+
+
 def check_in(path, release: str, loader: str | None = None):
     """`check` of one folder against the stack ``release`` really ran in (truth_stacks), no resolver."""
     from stcompat.checker import check

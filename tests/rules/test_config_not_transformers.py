@@ -14,8 +14,7 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import cell_target, FIXTURES, truth_stacks, truth_cells
-from stcompat.checker import check
+from conftest import check_code, cell_target, FIXTURES, truth_stacks, truth_cells
 from stcompat.kb.query import knowledge
 
 STACKS = truth_stacks()
@@ -23,14 +22,9 @@ CELLS = [c for c in truth_cells()
          if c["model"] in ("damaged/flattened", "damaged/config_not_transformers")]
 
 
-def _stc026(model, target: str):
-    (result,) = check(model, targets=[target], resolve=False)
-    return result, [f for f in result.findings if f.code == "STC026"]
-
-
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: f"{c['model'].split('/')[1]}@{c['release']}")
 def test_the_exact_error_of_each_release(cell):
-    result, (finding,) = _stc026(FIXTURES / cell["model"], cell_target(cell))
+    result, (finding,) = check_code(FIXTURES / cell["model"], cell_target(cell), "STC026")
     assert finding.file == "config.json" and finding.key == "model_type"
     assert (result.verdict, result.predicted_error.type, result.predicted_error.message) == (
         "fails", cell["error"]["type"], cell["error"]["message"])
@@ -39,7 +33,7 @@ def test_the_exact_error_of_each_release(cell):
 
 def test_no_version_fix_while_the_files_are_the_problem():
     cell = next(c for c in CELLS if c["model"] == "damaged/flattened" and c["release"] == "3.2.0")
-    result, _ = _stc026(FIXTURES / cell["model"], cell_target(cell))
+    result, _ = check_code(FIXTURES / cell["model"], cell_target(cell), "STC026")
     assert result.fix == ()
 
 
@@ -56,7 +50,7 @@ def test_a_type_name_in_the_path_makes_4x_pick_that_type(copy_model):
     # 4.x AutoConfig looks for a known type's name in the path before raising: that type's config class is
     # then built from the file, which check cannot judge; 5.x raise whatever the path.
     model = copy_model(FIXTURES / "damaged" / "flattened", "my-bert-copy")
-    result, (finding,) = _stc026(model, STACKS["4.1.0"])
+    result, (finding,) = check_code(model, STACKS["4.1.0"], "STC026")
     assert finding.effect == "unknown" and "'bert'" in finding.message
-    result, (finding,) = _stc026(model, STACKS["6.2.0"])
+    result, (finding,) = check_code(model, STACKS["6.2.0"], "STC026")
     assert finding.effect == "fails" and result.predicted_error.type == "ValueError"

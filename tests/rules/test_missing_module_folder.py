@@ -13,8 +13,7 @@ import shutil
 import pytest
 from packaging.version import Version
 
-from conftest import FIXTURES, truth_stacks, truth_cells
-from stcompat.checker import check
+from conftest import check_code, FIXTURES, truth_stacks, truth_cells
 from stcompat.kb.query import knowledge
 from stcompat.vocab import Layer
 
@@ -22,11 +21,6 @@ STACKS = truth_stacks()
 MODEL = FIXTURES / "damaged" / "pooling_missing"
 TRUTH = {c["release"]: c for c in truth_cells()
          if c["model"] == "damaged/pooling_missing"}
-
-
-def _check(model, target: str):
-    (result,) = check(model, targets=[target], resolve=False)
-    return result, [f for f in result.findings if f.code == "STC024"]
 
 
 def test_every_covered_release_knows_what_its_loop_does():
@@ -44,7 +38,7 @@ def test_the_real_error_is_predicted_and_the_fix_names_the_files(release):
     cell = TRUTH[release]
     target = " ".join(f"{k}=={v.split('+')[0]}" for k, v in cell["versions"].items()
                       if k in ("sentence-transformers", "transformers", "tokenizers", "torch", "huggingface-hub"))
-    result, (finding,) = _check(MODEL, target)
+    result, (finding,) = check_code(MODEL, target, "STC024")
     assert result.verdict == "fails" and finding.file == "1_Pooling"
     assert (result.predicted_error.type, result.predicted_error.message) == (
         cell["error"]["type"], cell["error"]["message"])
@@ -58,7 +52,7 @@ def test_a_module_that_needs_no_file_is_not_reported(copy_model):
     model = copy_model(FIXTURES / "st2.2.2" / "bert_plain")
     shutil.rmtree(model / "2_Normalize", ignore_errors=True)
     for release in ("2.2.2", "4.1.0", "6.2.0"):
-        result, found = _check(model, STACKS[release])
+        result, found = check_code(model, STACKS[release], "STC024")
         assert found == [] and result.verdict == "ok", release
 
 

@@ -15,19 +15,13 @@ import json
 import pytest
 from packaging.version import Version
 
-from conftest import cell_target, FIXTURES, truth_stacks, truth_cells
-from stcompat.checker import check
+from conftest import check_code, cell_target, FIXTURES, truth_stacks, truth_cells
 from stcompat.kb.query import knowledge
 
 STACKS = truth_stacks()
 MODEL = FIXTURES / "damaged" / "no_tokenizer"
 TRUTH = {c["release"]: c for c in truth_cells()
          if c["model"] == "damaged/no_tokenizer"}
-
-
-def _stc025(model, target: str):
-    (result,) = check(model, targets=[target], resolve=False)
-    return result, [f for f in result.findings if f.code == "STC025"]
 
 
 def test_the_knowledge_has_the_three_behaviours_in_release_order():
@@ -44,7 +38,7 @@ def test_the_knowledge_has_the_three_behaviours_in_release_order():
 @pytest.mark.parametrize("release", sorted(TRUTH))
 def test_each_release_does_what_the_real_load_did(release):
     cell = TRUTH[release]
-    result, (finding,) = _stc025(MODEL, cell_target(cell))
+    result, (finding,) = check_code(MODEL, cell_target(cell), "STC025")
     assert result.verdict == cell["outcome"]
     if cell["outcome"] == "fails":
         assert (result.predicted_error.type, result.predicted_error.message) == (
@@ -57,7 +51,7 @@ def test_protobuf_in_the_target_makes_the_conversion_unknown():
     # 4.57 converts a slow tokenizer; with protobuf (or sentencepiece) installed that path goes elsewhere.
     cell = TRUTH["5.1.2"]
     for extra in ("protobuf", "sentencepiece==0.2.0"):
-        result, (finding,) = _stc025(MODEL, f"{cell_target(cell)} {extra}")
+        result, (finding,) = check_code(MODEL, f"{cell_target(cell)} {extra}", "STC025")
         assert finding.effect == "unknown" and result.verdict == "unknown", extra
 
 
@@ -65,7 +59,7 @@ def test_a_folder_with_any_tokenizer_file_is_not_reported(copy_model):
     model = copy_model(MODEL)
     (model / "vocab.txt").write_text((FIXTURES / "st2.2.2" / "bert_plain" / "vocab.txt").read_text())
     for release in ("2.2.2", "5.1.2", "6.2.0"):
-        assert _stc025(model, STACKS[release])[1] == [], release
+        assert check_code(model, STACKS[release], "STC025")[1] == [], release
 
 
 def test_a_type_without_a_default_vocabulary_is_unknown_in_5(copy_model):
@@ -75,7 +69,7 @@ def test_a_type_without_a_default_vocabulary_is_unknown_in_5(copy_model):
     (model / "config.json").write_text(json.dumps(config))
     facts = knowledge().missing_tokenizer_files(Version("5.25.0"), "gpt2")
     assert "gpt2" not in facts["model_types"]
-    result, (finding,) = _stc025(model, STACKS["6.2.0"])
+    result, (finding,) = check_code(model, STACKS["6.2.0"], "STC025")
     assert finding.effect == "unknown"
 
 
@@ -85,5 +79,5 @@ def test_a_tokenizer_file_linked_from_outside_is_not_taken_for_absent(copy_model
     outside = tmp_path / "shared-vocab.txt"
     outside.write_text((FIXTURES / "st2.2.2" / "bert_plain" / "vocab.txt").read_text())
     (model / "vocab.txt").symlink_to(outside)
-    result, found = _stc025(model, STACKS["6.2.0"])
+    result, found = check_code(model, STACKS["6.2.0"], "STC025")
     assert found == [] and "STC011" in {f.code for f in result.findings}
