@@ -609,8 +609,14 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
               help="Exported backends: where on-the-fly exports are kept (default $STCOMPAT_EXPORT_CACHE or "
                    "~/.cache/stcompat/exports).")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--threads", type=int, help="torch threads (default: torch's own).")
-@click.option("--instances", default=1, show_default=True, help="Model instances (worker threads) per model.")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16"]),
+              help="--backend openvino: run the export in bf16 on a CPU with native bf16 (AMX, AVX512-BF16); "
+                   "admitted against torch like any export.")
+@click.option("--threads", type=int, help="torch (or runtime) threads per instance (default: one per core).")
+@click.option("--instances", default=1, show_default=True, help="Model instances per model.")
+@click.option("--instance-mode", default="auto", show_default=True, type=click.Choice(["auto", "thread", "process"]),
+              help="Where instances run: worker threads in the server process, or worker processes (own GIL); "
+                   "auto: processes when --instances > 1.")
 @click.option("--max-batch", default=128, show_default=True, help="Texts gathered into one micro-batch.")
 @click.option("--batch-size", default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--max-wait-ms", default=2.0, show_default=True, help="How long an idle worker waits for more.")
@@ -623,8 +629,8 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
 @_guard
 def serve_cmd(models: tuple[str, ...], named: tuple[str, ...], fingerprints: tuple[str, ...], host: str, port: int,
               api_key: str | None, allow_unsafe: bool, matryoshka: tuple[str, ...], backend: str,
-              min_agreement: float, export_cache: str | None, device: str,
-              threads: int | None, instances: int, max_batch: int, batch_size: int, max_wait_ms: float,
+              min_agreement: float, export_cache: str | None, device: str, precision: str,
+              threads: int | None, instances: int, instance_mode: str, max_batch: int, batch_size: int, max_wait_ms: float,
               max_inputs: int, max_chars: int, max_body_bytes: int, max_queue: int, graceful_timeout: float,
               access_log: bool) -> None:
     """Serve models over HTTP (OpenAI /v1/embeddings, /v1/rerank, /health, /info, /metrics), after check
@@ -639,9 +645,9 @@ def serve_cmd(models: tuple[str, ...], named: tuple[str, ...], fingerprints: tup
     config = ServeConfig(
         models=model_specs(models + named, fingerprints, matryoshka), host=host, port=port, api_key=api_key or None,
         allow_unsafe=allow_unsafe, backend=backend, min_agreement=min_agreement, export_cache=export_cache,
-        device=device,
+        device=device, precision=precision,
         limits=Limits(max_inputs, max_chars, max_body_bytes, max_queue),
-        batching=Batching(max_batch, batch_size, max_wait_ms, instances, threads), graceful_timeout_s=graceful_timeout)
+        batching=Batching(max_batch, batch_size, max_wait_ms, instances, threads, instance_mode), graceful_timeout_s=graceful_timeout)
     serve(config, log=lambda line: click.echo(line, err=True), log_level="info" if access_log else "warning",
           access_log=access_log)
 

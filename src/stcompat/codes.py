@@ -724,9 +724,19 @@ _RULES: tuple[Rule, ...] = (
         "neighbours than --min-agreement (default 0.99).",
         "The backend is faster only by returning other vectors: a search index built with the torch model "
         "would get other neighbours.",
-        "Serve with --backend torch, or an fp32 export (no --quantize). --allow-unsafe does not override "
-        "this: the torch backend serves the same model correctly.",
+        "Serve with --backend torch, or an fp32 export (no --quantize) in fp32 (no --precision bf16). "
+        "--allow-unsafe does not override this: the torch backend serves the same model correctly.",
         Layer.FINGERPRINT,
+    ),
+    Rule(
+        "STC855", "serve-instance-failed", Severity.ERROR,
+        "A model instance running in its own worker process (--instances N with N > 1, or --instance-mode "
+        "process) could not be built there, or its process died while encoding.",
+        "At start-up the server does not open its socket; while serving, the requests of that batch get a "
+        "500 and the worker is restarted for the next batch.",
+        "Read the worker's error in the message (the same model loaded in the server process first, so it is "
+        "usually memory: each worker holds its own copy); lower --instances, or use --instance-mode thread.",
+        Layer.COVERAGE,
     ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
     Rule(

@@ -164,15 +164,32 @@ class _OnnxSession:
         return self._session.run([GRAPH_OUTPUT], feeds)[0]
 
 
+PRECISIONS = ("fp32", "bf16")
+"""Compute precisions an fp32 graph can be run in: fp32, or bf16 (OpenVINO only, on a CPU with native bf16)."""
+
+
+def bf16_unsupported() -> str | None:
+    """Why this machine cannot run OpenVINO in bf16 (None: it can: the CPU plugin lists native BF16)."""
+    import openvino as ov
+
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" in capabilities:
+        return None
+    return (f"this CPU has no native bf16 (OpenVINO's CPU capabilities: {', '.join(capabilities)}); bf16 needs "
+            "AMX or AVX512-BF16")
+
+
 class _OpenVinoRequest:
     """One compiled OpenVINO model and its infer request."""
 
-    def __init__(self, graph: Path, threads: int | None) -> None:
+    def __init__(self, graph: Path, threads: int | None, precision: str = "fp32") -> None:
         import openvino as ov
 
-        # f32 compute: on CPUs with bf16 support OpenVINO otherwise runs fp32 IR in bf16 (max |diff| ~2e-3 on
-        # all-MiniLM-L6-v2, measured here), which an fp32 export must not silently do.
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        # The precision is always set: on CPUs with bf16 support OpenVINO otherwise runs fp32 IR in bf16 (max
+        # |diff| ~2e-3 on all-MiniLM-L6-v2, measured here), which an fp32 export must not silently do. bf16 is
+        # only ever asked for (--precision bf16), and then admitted by measure like any export.
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY",
+                                  "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         compiled = ov.Core().compile_model(str(graph), "CPU", config)
@@ -180,7 +197,7 @@ class _OpenVinoRequest:
         self._output = compiled.output(GRAPH_OUTPUT)
         self.inputs = tuple(i.get_any_name() for i in compiled.inputs)
         self.describe = {"runtime": "openvino", "openvino": ov.__version__.split("-")[0], "threads": threads,
-                         "device": "CPU"}
+                         "device": "CPU", "inference_precision": str(compiled.get_property("INFERENCE_PRECISION_HINT"))}
 
     def __call__(self, feeds: dict[str, Any]) -> Any:
         result = self._request.infer(feeds)
@@ -223,11 +240,16 @@ def exportable_transformer(st: Any) -> Any:
     return first
 
 
-def attach(st: Any, graph: Path, runtime: str, threads: int | None = None) -> dict[str, Any]:
-    """Make ``st``'s Transformer run ``graph`` with ``runtime``; returns what /info shows of the runtime."""
+def attach(st: Any, graph: Path, runtime: str, threads: int | None = None, precision: str = "fp32") -> dict[str, Any]:
+    """Make ``st``'s Transformer run ``graph`` with ``runtime`` (in ``precision``: fp32, or bf16 with OpenVINO);
+    returns what /info shows of the runtime."""
     need_runtime(runtime)
+    if precision not in PRECISIONS or (precision == "bf16" and runtime != "openvino"):
+        raise InputError("STC004", f"precision {precision!r} with {runtime}: {runtime} runs fp32"
+                         + (" (bf16 is an OpenVINO precision: --backend openvino)" if precision == "bf16" else ""),
+                         precision)
     module = exportable_transformer(st)
-    runner = _OnnxSession(graph, threads) if runtime == "onnx" else _OpenVinoRequest(graph, threads)
+    runner = _OnnxSession(graph, threads) if runtime == "onnx" else _OpenVinoRequest(graph, threads, precision)
     missing = [name for name in runner.inputs if name not in TOKEN_INPUTS]
     if missing:
         raise InputError("STC004", f"{graph}: graph input {missing[0]!r} is not a tokenizer output", str(graph))

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from ..errors import StcompatError
 from .auth import OPEN_PATHS, key_matches, unauthorized
 from .backends import EMBED, RERANK
 from .batching import Job, MicroBatcher, QueueFull
@@ -204,8 +205,9 @@ def create_app(state: ServerState) -> Any:
 
     @app.exception_handler(Exception)
     async def _internal(_request: Any, exc: Exception) -> Any:
-        return _error(ApiError(500, f"internal error ({type(exc).__name__})", code="internal_error",
-                               type="server_error"))
+        # A stable code (STC855: a worker process died) tells the operator's logs and the client what broke.
+        cause = exc.code if isinstance(exc, StcompatError) else type(exc).__name__
+        return _error(ApiError(500, f"internal error ({cause})", code="internal_error", type="server_error"))
 
     @app.get("/health/live")
     async def live() -> Any:

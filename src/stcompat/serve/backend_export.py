@@ -41,6 +41,9 @@ class ExportOptions:
     """Where on-the-fly exports are kept (None: $STCOMPAT_EXPORT_CACHE, else ~/.cache/stcompat/exports)."""
     threads: int | None = None
     """Runtime intra-op threads per instance (None: the runtime's default)."""
+    precision: str = "fp32"
+    """Compute precision the runtime runs the fp32 graph in: ``fp32``, or ``bf16`` (OpenVINO, on a CPU with
+    native bf16: AMX or AVX512-BF16); admitted by the same measure either way."""
 
 
 def default_cache_dir() -> Path:
@@ -59,31 +62,67 @@ def cache_key(model_sha256: str, runtime: str) -> str:
     return f"{runtime}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
+@dataclass(frozen=True)
+class AdmittedExport:
+    """An export the guard admitted: everything a further instance needs to load it without re-measuring
+    (picklable: a worker process builds its instance from it)."""
+
+    runtime: str
+    """``onnx`` or ``openvino``."""
+    folder: Path
+    """The export folder (the model's own, or the cache entry made on the fly)."""
+    manifest: ExportManifest
+    """Its ``stcompat-export.json``."""
+    figures: AdmissionFigures
+    """The figures it was admitted on, measured at this start-up."""
+    on_the_fly: bool
+    """Exported by this server (into the cache) rather than given as an export folder."""
+    threads: int | None = None
+    """Runtime intra-op threads per instance (None: the runtime's default)."""
+    precision: str = "fp32"
+    """Compute precision the runtime runs the fp32 graph in (``bf16``: OpenVINO on a CPU with native bf16)."""
+
+
 class ExportedEmbedder(TorchEmbedder):
     """The model's sentence-transformers pipeline with the Transformer's forward run by onnxruntime/OpenVINO."""
 
-    def __init__(self, loaded: "LoadedModel", truncatable: str | None, runtime: str, info: dict[str, Any],
-                 manifest: ExportManifest, folder: Path, figures: AdmissionFigures, on_the_fly: bool) -> None:
+    def __init__(self, loaded: "LoadedModel", truncatable: str | None, info: dict[str, Any],
+                 export: AdmittedExport) -> None:
         super().__init__(loaded, truncatable)
-        self.name = runtime
+        self.name = export.runtime
         self._info = info
-        self._manifest = manifest
-        self._folder = folder
-        self._figures = figures
-        self._on_the_fly = on_the_fly
+        self._export = export
+
+    @property
+    def export(self) -> AdmittedExport:
+        """The admitted export this instance runs."""
+        return self._export
 
     @property
     def admission(self) -> AdmissionFigures:
         """The figures this backend was admitted on (measured at start-up)."""
-        return self._figures
+        return self._export.figures
 
     def describe(self) -> dict[str, Any]:
-        m = self._manifest
-        return {"backend": self.name, "device": "cpu", "dtype": "int8" if m.quantize == "int8" else "float32",
-                **self._info, "export": {"folder": str(self._folder), "graph": m.graph, "method": m.method,
-                                         "exported_on_the_fly": self._on_the_fly, "created": m.created,
+        e = self._export
+        m = e.manifest
+        dtype = "int8" if m.quantize == "int8" else "bfloat16" if e.precision == "bf16" else "float32"
+        return {"backend": self.name, "device": "cpu", "dtype": dtype, "precision": e.precision,
+                **self._info, "export": {"folder": str(e.folder), "graph": m.graph, "method": m.method,
+                                         "exported_on_the_fly": e.on_the_fly, "created": m.created,
                                          "admission_at_export": m.admission.as_dict()},
-                "admission": self._figures.as_dict()}
+                "admission": e.figures.as_dict()}
+
+
+def load_admitted(path: str, truncatable: str | None, export: AdmittedExport) -> ExportedEmbedder:
+    """One more instance of an export already admitted (no new measurement: the guard's figures stand)."""
+    from ..convert.export_runtime import attach
+    from ..fingerprint.embed import load_model
+
+    del path  # the export folder holds the model's pipeline files; kept for the Loader signature's sake
+    model = load_model(export.folder)
+    info = attach(model.st, export.folder / export.manifest.graph, export.runtime, export.threads, export.precision)
+    return ExportedEmbedder(model, truncatable, info, export)
 
 
 def _export_folder(path: str, runtime: str, options: ExportOptions, log: Any) -> tuple[Path, ExportManifest, bool]:
@@ -113,7 +152,7 @@ def _export_folder(path: str, runtime: str, options: ExportOptions, log: Any) ->
 
 def exported_loader(runtime: str, options: ExportOptions, log: Any = lambda _: None) -> Loader:
     """A serve loader (backends.Loader) for ``runtime``; admits the first instance, reuses its figures after."""
-    admitted: dict[str, tuple[Path, ExportManifest, bool, AdmissionFigures]] = {}
+    admitted: dict[str, AdmittedExport] = {}
 
     def load(path: str, kind: ModelKind, device: str, truncatable: str | None,
              loaded: "LoadedModel | None" = None) -> Backend:
@@ -126,22 +165,31 @@ def exported_loader(runtime: str, options: ExportOptions, log: Any = lambda _: N
                              f"{kind} with --backend torch", path)
         if device != "cpu":
             raise InputError("STC004", f"the {runtime} backend runs on the CPU here, not {device!r}", device)
-        if path not in admitted:
-            folder, manifest, on_the_fly = _export_folder(path, runtime, options, log)
-            model = load_model(folder)
-            reference = reference_fingerprint(model)  # the folder's own torch pipeline, before the graph replaces it
-            info = attach(model.st, folder / manifest.graph, runtime, options.threads)
-            figures, _ = admit(reference, model, options.min_agreement)
-            if not figures.admitted:
-                raise ServeRefused(BACKEND_REFUSED, f"the {runtime} export of {path} ({folder / manifest.graph}) is "
-                                   f"not admitted: {figures.line()} (serve it with --backend torch, or re-export "
-                                   "without --quantize)", path, (figures.line(),))
-            log(f"{path}: {runtime} backend ({manifest.graph}) admitted against torch: {figures.line()}")
-            admitted[path] = (folder, manifest, on_the_fly, figures)
-            return ExportedEmbedder(model, truncatable, runtime, info, manifest, folder, figures, on_the_fly)
-        folder, manifest, on_the_fly, figures = admitted[path]
+        if path in admitted:
+            return load_admitted(path, truncatable, admitted[path])
+        if options.precision == "bf16":
+            from ..convert.export_runtime import bf16_unsupported, need_runtime
+
+            need_runtime(runtime)
+            reason = bf16_unsupported() if runtime == "openvino" else f"{runtime} runs fp32 graphs in fp32"
+            if reason:
+                raise InputError("STC004", f"--precision bf16: {reason} (serve in fp32: --precision fp32)", "bf16")
+        folder, manifest, on_the_fly = _export_folder(path, runtime, options, log)
         model = load_model(folder)
-        info = attach(model.st, folder / manifest.graph, runtime, options.threads)
-        return ExportedEmbedder(model, truncatable, runtime, info, manifest, folder, figures, on_the_fly)
+        reference = reference_fingerprint(model)  # the folder's own torch pipeline, before the graph replaces it
+        info = attach(model.st, folder / manifest.graph, runtime, options.threads, options.precision)
+        figures, _ = admit(reference, model, options.min_agreement)
+        shown = f"{runtime} export of {path} ({folder / manifest.graph}"
+        shown += ", run in bf16)" if options.precision == "bf16" else ")"
+        if not figures.admitted:
+            hint = ("serve it in fp32 (without --precision bf16), or with --backend torch"
+                    if options.precision == "bf16" else "serve it with --backend torch, or re-export without --quantize")
+            raise ServeRefused(BACKEND_REFUSED, f"the {shown} is not admitted: {figures.line()} ({hint})",
+                               path, (figures.line(),))
+        log(f"{path}: {runtime} backend ({manifest.graph}, {options.precision}) admitted against torch: "
+            f"{figures.line()}")
+        admitted[path] = AdmittedExport(runtime, folder, manifest, figures, on_the_fly, options.threads,
+                                        options.precision)
+        return ExportedEmbedder(model, truncatable, info, admitted[path])
 
     return load

@@ -96,6 +96,9 @@ class Backend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Backend, device, dtype, threads: for /info."""
 
+    def close(self) -> None:
+        """Release what the instance holds beyond memory (a worker process); called once, at shutdown."""
+
 
 def _token_counts(model: Any, inputs: Sequence[Any], prompt: str | None) -> tuple[int, ...]:
     """Tokens per input as the model's own preprocessing makes them (padding excluded)."""
@@ -249,7 +252,7 @@ def loader_for(backend: str, config: "ServeConfig | None" = None,
         from .backend_export import ExportOptions, exported_loader
 
         options = ExportOptions() if config is None else ExportOptions(
-            config.min_agreement, config.export_cache, config.batching.threads)
+            config.min_agreement, config.export_cache, config.batching.threads, config.precision)
         return exported_loader(backend, options, log)
     if backend not in BACKENDS:
         raise InputError("STC004", f"backend {backend!r} is not available (available: "

@@ -129,6 +129,8 @@ class MicroBatcher:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout)
+        for backend in self._instances:  # after the workers: nothing calls an instance any more
+            backend.close()
 
     # --- the worker threads' side --------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from ..errors import InputError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+INSTANCE_MODES = ("auto", "thread", "process")
+PRECISIONS = ("fp32", "bf16")
 API_KEY_ENV = "STCOMPAT_API_KEY"
 """The environment variable read when --api-key is not given (keeps the key out of `ps` output)."""
 
@@ -64,11 +66,22 @@ class Batching:
     instances: int = 1
     """Model instances per model, each with its own worker thread (and its own tokenizer)."""
     threads: int | None = None
-    """torch intra-op threads for the process (None: torch's default, one per core)."""
+    """torch (or runtime) intra-op threads per instance (None: the default, one per core)."""
+    instance_mode: str = "auto"
+    """Where instances run: ``thread`` (in the server process), ``process`` (each in its own worker process,
+    with its own interpreter and GIL), ``auto`` (process when there are several instances, else thread)."""
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.batch_size < 1 or self.instances < 1:
             raise InputError("STC004", "max-batch, batch-size and instances must be at least 1")
+        if self.instance_mode not in INSTANCE_MODES:
+            raise InputError("STC004", f"instance mode {self.instance_mode!r}: use {', '.join(INSTANCE_MODES)}",
+                             self.instance_mode)
+
+    @property
+    def processes(self) -> bool:
+        """Whether instances run in worker processes."""
+        return self.instance_mode == "process" or (self.instance_mode == "auto" and self.instances > 1)
         if self.max_wait_ms < 0:
             raise InputError("STC004", "max-wait-ms must not be negative")
         if self.threads is not None and self.threads < 1:
@@ -95,6 +108,9 @@ class ServeConfig:
     """Exported backends: least top-10 neighbour agreement with the torch model on the probe corpus admitted."""
     export_cache: str | None = None
     """Exported backends: where on-the-fly exports are kept (None: $STCOMPAT_EXPORT_CACHE or ~/.cache)."""
+    precision: str = "fp32"
+    """Exported backends: the precision the fp32 graph is run in (``bf16``: OpenVINO on a CPU with native bf16,
+    admitted by the same measure as any export)."""
     device: str = "cpu"
     """torch device."""
     limits: Limits = field(default_factory=Limits)
@@ -113,6 +129,11 @@ class ServeConfig:
             raise InputError("STC004", f"model name given twice: {', '.join(duplicated)}", duplicated[0])
         if not 0.0 <= self.min_agreement <= 1.0:
             raise InputError("STC004", f"min-agreement {self.min_agreement}: use a share between 0 and 1")
+        if self.precision not in PRECISIONS:
+            raise InputError("STC004", f"precision {self.precision!r}: use {', '.join(PRECISIONS)}", self.precision)
+        if self.precision != "fp32" and self.backend != "openvino":
+            raise InputError("STC004", f"--precision {self.precision} runs an OpenVINO export (--backend openvino); "
+                             f"the {self.backend} backend computes in fp32", self.precision)
         if not 0 <= self.port <= 65535:
             raise InputError("STC004", f"port {self.port}: use 0-65535", str(self.port))
 

@@ -12,7 +12,7 @@ serve -> load the other instances.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..checker import check
 from ..errors import InputError, ModelLoadError, ServeRefused
@@ -141,10 +141,23 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
                 raise _refuse(VERIFY_REFUSED, spec, lines, _OVERRIDE_HINT)
             overridden.append(VERIFY_REFUSED)
             reasons += lines
+    admission = Admission(spec, result, report, tuple(overridden), tuple(reasons))
+    if config.batching.processes:
+        return Admitted(admission, _worker_instances(config, manifest.path, manifest.model_kind, evidence, first, log))
     instances = [first] + [load(manifest.path, manifest.model_kind, config.device, evidence)
                            for _ in range(config.batching.instances - 1)]
-    admission = Admission(spec, result, report, tuple(overridden), tuple(reasons))
     return Admitted(admission, tuple(instances))
+
+
+def _worker_instances(config: ServeConfig, path: str, kind: Any, evidence: str | None, first: Backend,
+                      log: Log) -> tuple[Backend, ...]:
+    """The admitted model's instances in worker processes; the guard's own instance is dropped once they run."""
+    from .instances import InstanceRecipe, start_instances
+
+    recipe = InstanceRecipe(config.backend, path, kind, config.device, evidence, config.batching.threads,
+                            getattr(first, "export", None))
+    # The guard's own instance goes when admit returns: the workers hold the model, warm-up's trim frees it.
+    return start_instances(recipe, config.batching.instances, log)
 
 
 def _fingerprint(spec: ModelSpec) -> "Fingerprint | None":

@@ -51,6 +51,7 @@ def _verify(report: "Report | None", file: str | None) -> dict[str, Any] | None:
 def _model(model: ServedModel) -> dict[str, Any]:
     admission = model.admitted.admission
     manifest = admission.check.model
+    pids = [pid for pid in (i.describe().get("process") for i in model.admitted.instances) if pid is not None]
     return {
         "path": manifest.path,
         "kind": manifest.model_kind.value,
@@ -63,6 +64,9 @@ def _model(model: ServedModel) -> dict[str, Any]:
         "capabilities": model.capabilities.as_dict(),
         "backend": model.admitted.instances[0].describe(),
         "instances": len(model.admitted.instances),
+        # Where they run: worker processes (their pids), or threads of the server process.
+        "instance_mode": "process" if pids else "thread",
+        "instance_processes": pids,
         "queue_depth": model.batcher.pending,
     }
 
