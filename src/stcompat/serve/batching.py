@@ -8,6 +8,10 @@ that can share a forward call (same prompt), sorts their texts by length so each
 little (a backend may refine the order: the torch backend uses the token counts it computes for
 ``usage``), encodes, and hands every request its own rows.
 
+Each worker thread first runs the server's ``setup`` for its instance (its torch threads, its warm-up):
+torch's OpenMP thread pool belongs to the thread that runs the forward passes, so that thread is the one
+that sizes and warms it.
+
 Jobs are ``concurrent.futures.Future`` objects, the executor protocol: a request that goes away
 before a worker picks its job up cancels the future, which frees its place in the queue at once,
 and the worker skips it (``set_running_or_notify_cancel``), so exactly one side ever accounts for it.
@@ -65,8 +69,10 @@ class MicroBatcher:
     """One model's queue and its worker threads (one per backend instance)."""
 
     def __init__(self, name: str, instances: Sequence[Backend], *, max_batch: int, batch_size: int,
-                 max_wait_ms: float, max_queue: int, hooks: BatchHooks | None = None) -> None:
+                 max_wait_ms: float, max_queue: int, hooks: BatchHooks | None = None,
+                 setup: Callable[[Backend], None] | None = None) -> None:
         self.name = name
+        self._setup = setup
         self._instances = tuple(instances)
         self._max_batch = max_batch
         self._batch_size = batch_size
@@ -83,12 +89,23 @@ class MicroBatcher:
     # --- the event loop's side -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start one worker thread per instance."""
+        """Start one worker thread per instance; returns once each has run ``setup`` (its exception, if any,
+        is raised here and the workers are stopped). A second call does nothing."""
+        if self._threads:
+            return
+        ready: list[tuple[threading.Event, list[BaseException]]] = []
         for i, backend in enumerate(self._instances):
-            thread = threading.Thread(target=self._work, args=(backend,), name=f"stcompat-serve-{self.name}-{i}",
-                                      daemon=True)
+            event, failure = threading.Event(), []
+            thread = threading.Thread(target=self._work, args=(backend, event, failure),
+                                      name=f"stcompat-serve-{self.name}-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+            ready.append((event, failure))
+        for event, failure in ready:
+            event.wait()
+            if failure:
+                self.close()
+                raise failure[0]
 
     @property
     def pending(self) -> int:
@@ -177,7 +194,15 @@ class MicroBatcher:
         self._hooks.depth(depth)
         return jobs
 
-    def _work(self, backend: Backend) -> None:
+    def _work(self, backend: Backend, ready: threading.Event, failure: list[BaseException]) -> None:
+        try:
+            if self._setup is not None:
+                self._setup(backend)  # in this thread: torch's OpenMP pool belongs to the thread that uses it
+        except BaseException as exc:  # noqa: BLE001 - start() raises it in the caller's thread
+            failure.append(exc)
+            return
+        finally:
+            ready.set()
         while True:
             jobs = self._gather()
             if jobs is None:

@@ -191,6 +191,9 @@ class ProcessInstance(Backend):
     def describe(self) -> dict[str, Any]:
         return dict(self._info)
 
+    def use_thread(self, threads: int | None) -> None:
+        """Nothing to size here: the worker process set its threads in the thread that runs its calls."""
+
     def _call(self, method: str, *args: Any) -> Encoded:
         with self._lock:
             if self._closed:

@@ -15,8 +15,9 @@ import threading
 from typing import Any, Callable, Iterator
 
 from ..errors import RuntimeMissingError
+from .backends import Backend
 from .batching import MicroBatcher
-from .config import ServeConfig
+from .config import ModelSpec, ServeConfig
 from .guard import admit
 from .metrics import ServeMetrics
 from .state import ServedModel, ServerState
@@ -36,10 +37,12 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
     """Run the guard for every model and load their instances; raises ServeRefused on a refusal."""
     for module in ("fastapi", "uvicorn", "prometheus_client"):
         _need(module)
-    if config.batching.threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(config.batching.threads)
+    # Each instance's worker thread sizes its own torch pool (Backend.use_thread); this thread's start-up work
+    # (load, verify, admission) runs on one, so no second OpenMP pool competes with the workers' pools.
+    threads = config.batching.threads or torch.get_num_threads()
+    torch.set_num_threads(1)
     try:  # a server's log is for its own lines: no per-model "Loading weights" progress bars
         from transformers.utils import logging as hf_logging
 
@@ -51,19 +54,41 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
     metrics = ServeMetrics(m.name for m in config.models)
     models: dict[str, ServedModel] = {}
     trim = IdleTrim()  # one for the process: the heap is shared by every model
-    for spec in config.models:
-        admitted = admit(spec, config, log)
-        b = config.batching
-        warm_up(admitted.instances, b.batch_size)
-        hooks = dataclasses.replace(metrics.hooks(spec.name), idle=trim)
-        batcher = MicroBatcher(spec.name, admitted.instances, max_batch=b.max_batch, batch_size=b.batch_size,
-                               max_wait_ms=b.max_wait_ms, max_queue=config.limits.max_queue, hooks=hooks)
-        models[spec.name] = ServedModel(spec.name, admitted, batcher)
-        if admitted.admission.overridden:
-            metrics.unsafe.labels(spec.name).set(1)
-            log(f"{spec.name}: UNSAFE, started over {', '.join(admitted.admission.overridden)} (--allow-unsafe): "
-                + "; ".join(admitted.admission.reasons))
+    try:
+        for spec in config.models:
+            models[spec.name] = _start_model(spec, config, metrics, trim, threads, log)
+    except BaseException:
+        for started in models.values():  # a later model was refused: the earlier ones' workers stop too
+            started.batcher.close(0)
+        raise
     return ServerState(config, models, metrics, running_versions())
+
+
+def _start_model(spec: ModelSpec, config: ServeConfig, metrics: ServeMetrics, trim: IdleTrim, threads: int,
+                 log: Log) -> ServedModel:
+    """Guard one model, then start its batcher (its instances warmed up in their worker threads)."""
+    admitted = admit(spec, config, log)
+    b = config.batching
+    hooks = dataclasses.replace(metrics.hooks(spec.name), idle=trim)
+    batcher = MicroBatcher(spec.name, admitted.instances, max_batch=b.max_batch, batch_size=b.batch_size,
+                           max_wait_ms=b.max_wait_ms, max_queue=config.limits.max_queue, hooks=hooks,
+                           setup=_worker_setup(threads, b.batch_size))
+    batcher.start()  # before the socket opens
+    if admitted.admission.overridden:
+        metrics.unsafe.labels(spec.name).set(1)
+        log(f"{spec.name}: UNSAFE, started over {', '.join(admitted.admission.overridden)} (--allow-unsafe): "
+            + "; ".join(admitted.admission.reasons))
+    return ServedModel(spec.name, admitted, batcher)
+
+
+def _worker_setup(threads: int, batch_size: int) -> Callable[[Backend], None]:
+    """What each worker thread does first: size its instance's torch pool, then warm the instance up."""
+
+    def setup(backend: Backend) -> None:
+        backend.use_thread(threads)
+        warm_up([backend], batch_size)
+
+    return setup
 
 
 def bind(host: str, port: int) -> socket.socket:
