@@ -123,3 +123,21 @@ def test_instance_mode_auto_means_processes_only_for_several_instances():
     assert Batching(instance_mode="process").processes and not Batching(instances=3, instance_mode="thread").processes
     with pytest.raises(InputError, match="instance mode 'fork'"):
         Batching(instance_mode="fork")
+
+
+def test_a_thread_instance_runs_on_the_threads_asked_and_the_callers_setting_is_kept():
+    """torch keeps its thread count per calling thread: the worker thread sets its own, prepare gives the
+    caller's back (its own start-up work ran on one thread)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    before = torch.get_num_threads()
+    state = prepare(_config(("emb", PROMPTS), threads=1, instance_mode="thread"))
+    assert torch.get_num_threads() == before
+    want = SentenceTransformer(str(PROMPTS), device="cpu").encode(TEXTS)
+    with running(state) as srv:
+        info = httpx.get(f"{srv.url}/info").json()["models"]["emb"]
+        got = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "emb", "input": TEXTS}).json()["data"]
+    assert info["instance_mode"] == "thread" and info["instance_processes"] == []
+    assert info["backend"]["threads"] == 1
+    assert float(np.abs(np.array([d["embedding"] for d in got]) - want).max()) <= 1e-6

@@ -37,12 +37,11 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
     """Run the guard for every model and load their instances; raises ServeRefused on a refusal."""
     for module in ("fastapi", "uvicorn", "prometheus_client"):
         _need(module)
-    import torch
-
-    # Each instance's worker thread sizes its own torch pool (Backend.use_thread); this thread's start-up work
-    # (load, verify, admission) runs on one, so no second OpenMP pool competes with the workers' pools.
-    threads = config.batching.threads or torch.get_num_threads()
-    torch.set_num_threads(1)
+    try:
+        import torch
+    except ImportError:
+        raise RuntimeMissingError("stcompat serve needs torch and sentence-transformers (pip install "
+                                  "'stcompat[runtime]', torch first)", "torch") from None
     try:  # a server's log is for its own lines: no per-model "Loading weights" progress bars
         from transformers.utils import logging as hf_logging
 
@@ -54,6 +53,12 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
     metrics = ServeMetrics(m.name for m in config.models)
     models: dict[str, ServedModel] = {}
     trim = IdleTrim()  # one for the process: the heap is shared by every model
+    # Each instance's worker thread sizes its own torch pool (Backend.use_thread). This thread's start-up work
+    # (load, verify, admission) runs on one torch thread, so it never starts an OpenMP pool of its own to
+    # compete with the workers'; the caller's setting is given back afterwards.
+    caller_threads = torch.get_num_threads()
+    threads = config.batching.threads or caller_threads
+    torch.set_num_threads(1)
     try:
         for spec in config.models:
             models[spec.name] = _start_model(spec, config, metrics, trim, threads, log)
@@ -61,6 +66,8 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
         for started in models.values():  # a later model was refused: the earlier ones' workers stop too
             started.batcher.close(0)
         raise
+    finally:
+        torch.set_num_threads(caller_threads)
     return ServerState(config, models, metrics, running_versions())
 
 
