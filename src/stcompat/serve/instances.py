@@ -33,6 +33,9 @@ INSTANCE_FAILED = "STC855"
 _START_TIMEOUT_S = 600.0
 """A worker builds its instance from files the guard already loaded: ten minutes means it is stuck."""
 _TRIM_EVERY_S = 5.0
+_CLOSE_WAIT_S = 5.0
+"""At shutdown the batcher has already waited the graceful timeout for its threads; a call still running
+after that gets this long before its worker process is ended."""
 
 
 class InstanceError(StcompatError):
@@ -177,9 +180,16 @@ class ProcessInstance(Backend):
         self._process = None
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._stop()
+        self._closed = True
+        if self._lock.acquire(timeout=_CLOSE_WAIT_S):
+            try:
+                self._stop()
+            finally:
+                self._lock.release()
+        elif self._process is not None:
+            # A call still holds the lock past the graceful timeout (a worker stuck in a forward pass): ending the
+            # process ends that call too (its recv sees EOF), instead of hanging the shutdown.
+            self._process.terminate()
 
     # --- Backend -------------------------------------------------------------------------------
 
