@@ -8,6 +8,7 @@ bug would) is refused with its figures. The demo model's servers are in test_bac
 from __future__ import annotations
 
 import base64
+import dataclasses
 import shutil
 
 import numpy as np
@@ -42,14 +43,21 @@ def _reference(path):
     return SentenceTransformer(str(path), device="cpu")
 
 
-@pytest.mark.parametrize("backend,path", [("onnx", PROMPTS), ("openvino", TRUNC)], ids=["onnx-prompts", "openvino-trunc"])
-def test_exported_backend_serves_what_encode_returns(backend, path, tmp_path):
-    """Saved prompts (a default one) and a saved truncate_dim apply around the graph as encode applies them."""
-    from stcompat.serve import prepare
+@pytest.mark.parametrize("backend,path,instances", [("onnx", PROMPTS, 1), ("openvino", TRUNC, 1), ("onnx", TRUNC, 2)],
+                         ids=["onnx-prompts", "openvino-trunc", "onnx-trunc-2-worker-processes"])
+def test_exported_backend_serves_what_encode_returns(backend, path, instances, tmp_path):
+    """Saved prompts (a default one) and a saved truncate_dim apply around the graph as encode applies them; with
+    two instances, in worker processes that load the admitted export without measuring it again."""
+    from stcompat.serve import Batching, prepare
 
     lines: list[str] = []
-    state = prepare(_config(backend, tmp_path / "cache", ("m", path)), log=lines.append)
+    config = _config(backend, tmp_path / "cache", ("m", path))
+    if instances > 1:
+        config = dataclasses.replace(config, batching=Batching(max_batch=32, batch_size=8, instances=instances,
+                                                               threads=1))
+    state = prepare(config, log=lines.append)
     assert sum("exporting it into" in line for line in lines) == 1  # made on the fly
+    assert sum("admitted against torch" in line for line in lines) == 1
     want = _reference(path).encode(TEXTS)
     with running(state) as srv:
         client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="unused")
@@ -59,7 +67,9 @@ def test_exported_backend_serves_what_encode_returns(backend, path, tmp_path):
         b64 = client.embeddings.create(model="m", input=TEXTS, encoding_format="base64")
         raw = np.stack([np.frombuffer(base64.b64decode(d.embedding), dtype=np.float32) for d in b64.data])
         assert float(np.abs(raw - want).max()) <= 1e-5
-        shown = httpx.get(f"{srv.url}/info").json()["models"]["m"]["backend"]
+        model_info = httpx.get(f"{srv.url}/info").json()["models"]["m"]
+    shown = model_info["backend"]
+    assert len(model_info["instance_processes"]) == (instances if instances > 1 else 0)
     assert shown["backend"] == backend and shown["dtype"] == "float32"
     assert shown["admission"]["admitted"] and shown["admission"]["top_k"] == 10
     assert shown["admission"]["topk_agreement"] == 1.0 and shown["admission"]["max_abs_diff"] <= 1e-5
