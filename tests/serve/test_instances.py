@@ -140,4 +140,6 @@ def test_a_thread_instance_runs_on_the_threads_asked_and_the_callers_setting_is_
         got = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "emb", "input": TEXTS}).json()["data"]
     assert info["instance_mode"] == "thread" and info["instance_processes"] == []
     assert info["backend"]["threads"] == 1
+    # This release's encode loop body, run without encode's per-call set-up, matched encode at load: it serves.
+    assert info["backend"]["batches"] == "direct"
     assert float(np.abs(np.array([d["embedding"] for d in got]) - want).max()) <= 1e-6

@@ -108,6 +108,7 @@ class ExportedEmbedder(TorchEmbedder):
         m = e.manifest
         dtype = "int8" if m.quantize == "int8" else "bfloat16" if e.precision == "bf16" else "float32"
         return {"backend": self.name, "device": "cpu", "dtype": dtype, "precision": e.precision,
+                "batches": self._batches(),
                 **self._info, "export": {"folder": str(e.folder), "graph": m.graph, "method": m.method,
                                          "exported_on_the_fly": e.on_the_fly, "created": m.created,
                                          "admission_at_export": m.admission.as_dict()},
