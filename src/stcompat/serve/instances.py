@@ -3,8 +3,8 @@
 Why processes: a thread instance shares the server's GIL with the event loop (HTTP, JSON, base64) and
 with every other instance's Python glue (tokenizer calls, op dispatch), and a multi-threaded forward pass
 waits at each parallel region for its slowest thread, so one busy core stalls both. Measured on this
-2-core machine: two 1-thread processes encode 1.14x the sentences/s of one 2-thread process, and a
-light second process (7% of the CPU) took 16-23% off a 2-thread encode (bench notes in the README).
+2-core machine (bench/threads.py): two 1-thread processes encode 1.22x the sentences/s of one 2-thread
+process.
 
 The parent keeps the guard: it loads, checks, verifies and admits the first instance itself, then
 starts ``instances`` worker processes that build theirs from an ``InstanceRecipe`` (an exported backend
