@@ -44,6 +44,11 @@ _WORDS = ("the model encodes short sentences for search and ranking across many 
           "weather sports music films books travel food health science history code numbers").split()
 
 
+_SETTLE_S = 6.0
+"""Seconds between the last request and the memory reading: `stcompat serve` trims freed heap when a worker is
+idle, at most once every 5 s, so this reads the memory a server keeps, not what one burst left behind."""
+
+
 def make_requests(n: int, seed: int = 0) -> list[list[str]]:
     """N requests of 1-8 short texts (4-16 words), the same for a given seed."""
     rng = random.Random(seed)
@@ -340,6 +345,7 @@ def main() -> int:
                 s["latencies"] += result["latencies"]
                 s["errors"] += result["errors"]
         after = {b: server_counters(port) for b, (port, _) in servers.items()}
+        time.sleep(_SETTLE_S)  # memory at rest: a server gives freed heap back when idle, at most every 5 s
         rss_after = {b: rss_mib(server.pid) for b, (_, server) in servers.items()}
         infos = {b: server_info(port) for b, (port, _) in servers.items()}
         # Concurrency 1: each request alone, in turn on every side (bare: one encode of the request's texts).
@@ -376,7 +382,7 @@ def main() -> int:
               f"{bare_cpu / s['cpu']:.2f}x")
         if rss_warm[backend]:
             grew = rss_after[backend] / rss_warm[backend] - 1
-            print(f"  server memory (RSS) after warm-up {rss_warm[backend]:.0f} MiB, after the run "
+            print(f"  server memory (RSS) after warm-up {rss_warm[backend]:.0f} MiB, {_SETTLE_S:.0f} s after the run "
                   f"{rss_after[backend]:.0f} MiB ({grew:+.1%}; goal within 10%)")
         if s["single"] and bare_p50:
             p50 = statistics.median(s["single"])

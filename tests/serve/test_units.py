@@ -181,3 +181,23 @@ def test_model_specs_from_the_command_line(tmp_path):
         model_specs((f"a={plain}", f"b={plain}"), ("x.fp",))
     with pytest.raises(InputError, match="no model of that name"):
         model_specs((plain,), (), ("nope",))
+
+
+def test_idle_trim_runs_at_once_then_once_more_when_its_window_ends():
+    """Idle moments inside the window are not lost: one deferred trim runs when the window ends."""
+    import time
+
+    from stcompat.serve.warmup import IdleTrim
+
+    runs: list[float] = []
+    trim = IdleTrim(every_s=0.3, trim=lambda: runs.append(time.monotonic()))
+    started = time.monotonic()
+    trim()
+    for _ in range(5):  # a burst of idle moments inside the window: one deferred trim for all of them
+        trim()
+    assert len(runs) == 1
+    deadline = time.monotonic() + 5
+    while len(runs) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.4)
+    assert len(runs) == 2 and runs[1] - started >= 0.29

@@ -97,8 +97,14 @@ def _worker_main(recipe: InstanceRecipe, conn: Any) -> None:
         return
     from .warmup import release_free_memory
 
-    trimmed = time.monotonic()
+    trimmed, dirty = time.monotonic(), False
     while True:
+        # Varying batch shapes leave freed heap behind. When the worker is idle (no call waiting) and has worked
+        # since the last trim, it gives it back, at most every few seconds: memory stays at warm-up's.
+        if dirty and not conn.poll(max(0.0, trimmed + _TRIM_EVERY_S - time.monotonic())):
+            release_free_memory(collect=False)
+            trimmed, dirty = time.monotonic(), False
+            continue
         try:
             message = conn.recv()
         except (EOFError, OSError):  # the parent is gone
@@ -110,10 +116,7 @@ def _worker_main(recipe: InstanceRecipe, conn: Any) -> None:
             conn.send(("ok", getattr(backend, method)(*args)))
         except Exception as exc:  # noqa: BLE001 - the request that caused it gets the error, the worker lives on
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        if time.monotonic() - trimmed >= _TRIM_EVERY_S:
-            # Varying batch shapes leave freed heap behind; given back now and then, memory stays at warm-up's.
-            release_free_memory(collect=False)
-            trimmed = time.monotonic()
+        dirty = True
 
 
 class ProcessInstance(Backend):
