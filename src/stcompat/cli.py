@@ -612,7 +612,7 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16"]),
               help="--backend openvino: run the export in bf16 on a CPU with native bf16 (AMX, AVX512-BF16); "
                    "admitted against torch like any export.")
-@click.option("--threads", type=int, help="torch (or runtime) threads per instance (default: one per core).")
+@click.option("--threads", type=int, help="torch threads per instance (default: the cores shared out among the instances).")
 @click.option("--instances", default=1, show_default=True, help="Model instances per model.")
 @click.option("--instance-mode", default="auto", show_default=True, type=click.Choice(["auto", "thread", "process"]),
               help="Where instances run: worker threads in the server process, or worker processes (own GIL); "

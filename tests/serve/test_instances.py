@@ -121,6 +121,9 @@ def test_instance_mode_auto_means_processes_only_for_several_instances():
 
     assert not Batching().processes and Batching(instances=2).processes
     assert Batching(instance_mode="process").processes and not Batching(instances=3, instance_mode="thread").processes
+    # Unless told, the instances share the cores out: two instances on two cores get one thread each.
+    assert Batching(instances=2).instance_threads(2) == 1 and Batching().instance_threads(2) == 2
+    assert Batching(instances=4).instance_threads(2) == 1 and Batching(threads=3).instance_threads(2) == 3
     with pytest.raises(InputError, match="instance mode 'fork'"):
         Batching(instance_mode="fork")
 

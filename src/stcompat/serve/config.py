@@ -78,6 +78,11 @@ class Batching:
             raise InputError("STC004", f"instance mode {self.instance_mode!r}: use {', '.join(INSTANCE_MODES)}",
                              self.instance_mode)
 
+    def instance_threads(self, total: int) -> int:
+        """Threads each instance runs on: ``threads`` when given, else ``total`` (torch's default, one per core)
+        shared out among the instances, so N instances do not each spin a pool the size of the machine."""
+        return self.threads or max(1, total // self.instances)
+
     @property
     def processes(self) -> bool:
         """Whether instances run in worker processes."""

@@ -154,7 +154,10 @@ def _worker_instances(config: ServeConfig, path: str, kind: Any, evidence: str |
     """The admitted model's instances in worker processes; the guard's own instance is dropped once they run."""
     from .instances import InstanceRecipe, start_instances
 
-    recipe = InstanceRecipe(config.backend, path, kind, config.device, evidence, config.batching.threads,
+    import os
+
+    threads = config.batching.instance_threads(os.cpu_count() or 1)
+    recipe = InstanceRecipe(config.backend, path, kind, config.device, evidence, threads,
                             getattr(first, "export", None))
     # The guard's own instance goes when admit returns: the workers hold the model, warm-up's trim frees it.
     return start_instances(recipe, config.batching.instances, log)

@@ -57,7 +57,7 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
     # (load, verify, admission) runs on one torch thread, so it never starts an OpenMP pool of its own to
     # compete with the workers'; the caller's setting is given back afterwards.
     caller_threads = torch.get_num_threads()
-    threads = config.batching.threads or caller_threads
+    threads = config.batching.instance_threads(caller_threads)
     torch.set_num_threads(1)
     try:
         for spec in config.models:
