@@ -105,6 +105,51 @@ def test_openvino_export_keeps_truncate_dim(tmp_path):
     assert float(np.abs(got - want).max()) <= 1e-5 and runtime["runtime"] == "openvino"
 
 
+def test_openvino_meets_a_bounded_set_of_shapes_and_each_text_keeps_its_vector(tmp_path):
+    """OpenVINO keeps what it prepared per input shape: batches are rounded up to 8 rows before it runs them, and
+    each text's vector is still the one torch gives it, whatever batch it came in."""
+    from stcompat.convert.export_runtime import load_exported
+
+    result = export_module.export(TRUNC, tmp_path / "ov", "openvino")
+    exported, runtime = load_exported(tmp_path / "ov", result.manifest.graph, "openvino")
+    assert runtime["shape_buckets"] == {"batch": 8, "sequence": 1}  # fp32: the sequence is left as it comes
+    forward = exported.st[0].forward
+    real_runner, shapes = forward._runner, []
+
+    class Recording:  # the real runner, noting the shapes it is given
+        inputs = real_runner.inputs
+
+        def __call__(self, feeds):
+            shapes.append(next(iter(feeds.values())).shape)
+            return real_runner(feeds)
+
+    forward._runner = Recording()
+    texts = [" ".join(["word"] * (1 + i % 7)) + f" {i}" for i in range(23)]
+    want = _torch(TRUNC).encode(texts)
+    for size in (1, 3, 8, 9, 23):
+        got = exported.st.encode(texts[:size], batch_size=size)
+        assert got.shape == want[:size].shape and float(np.abs(got - want[:size]).max()) <= 1e-5
+    assert {rows for rows, _ in shapes} == {8, 16, 24}
+
+
+def test_shape_buckets_round_up_within_the_models_length():
+    from stcompat.convert.export_runtime import ShapeBuckets
+
+    ids = np.array([[101, 7, 8, 102], [101, 9, 102, 0]], dtype=np.int64)
+    mask = (ids != 0).astype(np.int64)
+    buckets = ShapeBuckets(batch=4, sequence=8, max_length=16, pad_id=0)
+    feeds, rows, columns = buckets.pad({"input_ids": ids, "attention_mask": mask})
+    assert (rows, columns) == (2, 4) and feeds["input_ids"].shape == feeds["attention_mask"].shape == (4, 8)
+    assert (feeds["input_ids"][:2, :4] == ids).all() and not feeds["attention_mask"][:2, 4:].any()
+    # Extra rows are a copy of a real input (never a row that is all padding).
+    assert (feeds["input_ids"][2:, :4] == ids[0]).all() and (feeds["attention_mask"][2:, :4] == mask[0]).all()
+    # Rounding never makes a sequence longer than the model reads (positions past it may not exist).
+    long = np.ones((1, 15), dtype=np.int64)
+    feeds, _, _ = ShapeBuckets(batch=1, sequence=8, max_length=15).pad({"input_ids": long})
+    assert feeds["input_ids"].shape == (1, 15)
+    assert ShapeBuckets().pad({"input_ids": ids})[0]["input_ids"] is ids  # no buckets: the feeds as they came
+
+
 def test_an_export_whose_pooling_differs_is_refused_by_admission(onnx_export, tmp_path):
     """The same graph in a folder whose Pooling says CLS: measured against the source's torch model."""
     from stcompat.convert.export_admit import admit, reference_fingerprint

@@ -210,12 +210,70 @@ class _OpenVinoRequest:
         return result[self._output].copy()  # the request reuses its output buffer on the next call
 
 
+@dataclass(frozen=True)
+class ShapeBuckets:
+    """Input shapes rounded up before the runtime sees them, so that a server meets a bounded set of shapes.
+
+    OpenVINO's CPU plugin keeps what it prepared for every input shape it has run (measured on all-MiniLM-L6-v2,
+    4,000 requests in cycles of up to 128 texts after a full-size warm-up: +15% resident memory in fp32, +28% in
+    bf16, not given back by a heap trim). Rounding the batch up to a multiple of 8 (extra rows copy the first,
+    a real input) and, in bf16, the sequence up to a multiple of 16 (extra columns are masked padding) bounds
+    that: +0.6-2% in the same run. Masked columns and extra rows leave the real rows' vectors as they were
+    (the runtime's are cut back out); what they cost is compute, which bf16 hardly notices (the same run: 1,400
+    against 1,300-1,400 sentences/s) and fp32 does (-13% for the sequence, ~-3% for the batch), hence the
+    sequence is rounded in bf16 only. The admission measures the export through these same shapes."""
+
+    batch: int = 1
+    """Rows are rounded up to a multiple of this (1: as they come)."""
+    sequence: int = 1
+    """Columns are rounded up to a multiple of this, never past ``max_length`` (1: as they come)."""
+    max_length: int | None = None
+    """Longest sequence the model reads (positions past it may not exist)."""
+    pad_id: int = 0
+    """The tokenizer's padding token: what a padding column holds in input_ids."""
+
+    @classmethod
+    def for_runtime(cls, runtime: str, precision: str, st: Any) -> "ShapeBuckets":
+        """The buckets a runtime runs with: none for onnxruntime (its memory stays flat), OpenVINO's above."""
+        if runtime != "openvino":
+            return cls()
+        tokenizer = getattr(st, "tokenizer", None)
+        pad_id = getattr(tokenizer, "pad_token_id", None)
+        return cls(batch=8, sequence=16 if precision == "bf16" else 1,
+                   max_length=getattr(st, "max_seq_length", None), pad_id=int(pad_id or 0))
+
+    def as_dict(self) -> dict[str, int]:
+        """For /info."""
+        return {"batch": self.batch, "sequence": self.sequence}
+
+    def pad(self, feeds: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+        """Feeds rounded up to the buckets, and the real (rows, columns) to cut the output back to."""
+        import numpy as np
+
+        rows, columns = next(iter(feeds.values())).shape
+        to_rows = -(-rows // self.batch) * self.batch
+        to_columns = -(-columns // self.sequence) * self.sequence
+        if self.max_length is not None and to_columns > max(self.max_length, columns):
+            to_columns = columns
+        if (to_rows, to_columns) == (rows, columns):
+            return feeds, rows, columns
+        out = {}
+        for name, value in feeds.items():
+            fill = self.pad_id if name == "input_ids" else 0
+            grown = np.full((to_rows, to_columns), fill, dtype=value.dtype)
+            grown[:rows, :columns] = value
+            grown[rows:, :columns] = value[0]  # extra rows: a real input, so no row is all padding
+            out[name] = grown
+        return out, rows, columns
+
+
 class RuntimeForward:
     """Replaces the Transformer module's forward: tokenizer features in, token embeddings out."""
 
-    def __init__(self, runner: Any, output_key: str) -> None:
+    def __init__(self, runner: Any, output_key: str, buckets: ShapeBuckets = ShapeBuckets()) -> None:
         self._runner = runner
         self._output_key = output_key
+        self._buckets = buckets
 
     def __call__(self, features: dict[str, Any], **_: Any) -> dict[str, Any]:
         import numpy as np
@@ -223,7 +281,9 @@ class RuntimeForward:
 
         feeds = {name: np.ascontiguousarray(features[name].cpu().numpy(), dtype=np.int64)
                  for name in self._runner.inputs}
-        features[self._output_key] = torch.from_numpy(np.asarray(self._runner(feeds), dtype=np.float32))
+        feeds, rows, columns = self._buckets.pad(feeds)
+        out = np.asarray(self._runner(feeds), dtype=np.float32)[:rows, :columns]
+        features[self._output_key] = torch.from_numpy(np.ascontiguousarray(out))
         return features
 
 
@@ -259,9 +319,10 @@ def attach(st: Any, graph: Path, runtime: str, threads: int | None = None, preci
     missing = [name for name in runner.inputs if name not in TOKEN_INPUTS]
     if missing:
         raise InputError("STC004", f"{graph}: graph input {missing[0]!r} is not a tokenizer output", str(graph))
+    buckets = ShapeBuckets.for_runtime(runtime, precision, st)
     # An instance attribute wins over the class's forward: nn.Module.__call__ looks up self.forward.
-    module.forward = RuntimeForward(runner, getattr(module, "module_output_name", None) or "token_embeddings")
-    return dict(runner.describe)
+    module.forward = RuntimeForward(runner, getattr(module, "module_output_name", None) or "token_embeddings", buckets)
+    return {**runner.describe, "shape_buckets": buckets.as_dict()}
 
 
 def load_exported(folder: str | Path, graph: str, runtime: str, *, device: str = "cpu",
