@@ -106,8 +106,8 @@ def test_openvino_export_keeps_truncate_dim(tmp_path):
 
 
 def test_openvino_meets_a_bounded_set_of_shapes_and_each_text_keeps_its_vector(tmp_path):
-    """OpenVINO keeps what it prepared per input shape: batches are rounded up to 8 rows before it runs them, and
-    each text's vector is still the one torch gives it, whatever batch it came in."""
+    """OpenVINO keeps what it prepared per input shape: batches are rounded up (1, 2, 4, then multiples of 8 rows)
+    before it runs them, and each text's vector is still the one torch gives it, whatever batch it came in."""
     from stcompat.convert.export_runtime import load_exported
 
     result = export_module.export(TRUNC, tmp_path / "ov", "openvino")
@@ -129,20 +129,21 @@ def test_openvino_meets_a_bounded_set_of_shapes_and_each_text_keeps_its_vector(t
     for size in (1, 3, 8, 9, 23):
         got = exported.st.encode(texts[:size], batch_size=size)
         assert got.shape == want[:size].shape and float(np.abs(got - want[:size]).max()) <= 1e-5
-    assert {rows for rows, _ in shapes} == {8, 16, 24}
+    assert {rows for rows, _ in shapes} == {1, 4, 8, 16, 24}
 
 
 def test_shape_buckets_round_up_within_the_models_length():
     from stcompat.convert.export_runtime import ShapeBuckets
 
-    ids = np.array([[101, 7, 8, 102], [101, 9, 102, 0]], dtype=np.int64)
+    ids = np.array([[101, 7, 8, 102], [101, 9, 102, 0], [101, 5, 102, 0]], dtype=np.int64)
     mask = (ids != 0).astype(np.int64)
-    buckets = ShapeBuckets(batch=4, sequence=8, max_length=16, pad_id=0)
+    buckets = ShapeBuckets(batch=8, sequence=8, max_length=16, pad_id=0)
+    assert [buckets.rows_for(n) for n in (1, 2, 3, 5, 8, 9, 17, 32)] == [1, 2, 4, 8, 8, 16, 24, 32]
     feeds, rows, columns = buckets.pad({"input_ids": ids, "attention_mask": mask})
-    assert (rows, columns) == (2, 4) and feeds["input_ids"].shape == feeds["attention_mask"].shape == (4, 8)
-    assert (feeds["input_ids"][:2, :4] == ids).all() and not feeds["attention_mask"][:2, 4:].any()
-    # Extra rows are a copy of a real input (never a row that is all padding).
-    assert (feeds["input_ids"][2:, :4] == ids[0]).all() and (feeds["attention_mask"][2:, :4] == mask[0]).all()
+    assert (rows, columns) == (3, 4) and feeds["input_ids"].shape == feeds["attention_mask"].shape == (4, 8)
+    assert (feeds["input_ids"][:3, :4] == ids).all() and not feeds["attention_mask"][:3, 4:].any()
+    # The extra row is a copy of a real input (never a row that is all padding).
+    assert (feeds["input_ids"][3, :4] == ids[0]).all() and (feeds["attention_mask"][3, :4] == mask[0]).all()
     # Rounding never makes a sequence longer than the model reads (positions past it may not exist).
     long = np.ones((1, 15), dtype=np.int64)
     feeds, _, _ = ShapeBuckets(batch=1, sequence=8, max_length=15).pad({"input_ids": long})

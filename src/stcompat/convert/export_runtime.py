@@ -216,15 +216,15 @@ class ShapeBuckets:
 
     OpenVINO's CPU plugin keeps what it prepared for every input shape it has run (measured on all-MiniLM-L6-v2,
     4,000 requests in cycles of up to 128 texts after a full-size warm-up: +15% resident memory in fp32, +28% in
-    bf16, not given back by a heap trim). Rounding the batch up to a multiple of 8 (extra rows copy the first,
-    a real input) and, in bf16, the sequence up to a multiple of 16 (extra columns are masked padding) bounds
-    that: +0.6-2% in the same run. Masked columns and extra rows leave the real rows' vectors as they were
-    (the runtime's are cut back out); what they cost is compute, which bf16 hardly notices (the same run: 1,400
-    against 1,300-1,400 sentences/s) and fp32 does (-13% for the sequence, ~-3% for the batch), hence the
-    sequence is rounded in bf16 only. The admission measures the export through these same shapes."""
+    bf16, not given back by a heap trim). Rounding the rows up (1, 2, 4, then multiples of 8; extra rows copy
+    the first, a real input) and, in bf16, the sequence up to a multiple of 16 (extra columns are masked
+    padding) bounds that: +0.6-2% in the same run. Masked columns and extra rows leave the real rows' vectors
+    as they were (the runtime's output is cut back); what they cost is compute, which bf16 hardly notices (the
+    same run: 1,400 against 1,300-1,400 sentences/s) and fp32 does (-13% for the sequence, ~-3% for the rows),
+    hence the sequence is rounded in bf16 only. The admission measures the export through these same shapes."""
 
     batch: int = 1
-    """Rows are rounded up to a multiple of this (1: as they come)."""
+    """Rows are rounded up to a multiple of this, or below it to a power of two (1: as they come)."""
     sequence: int = 1
     """Columns are rounded up to a multiple of this, never past ``max_length`` (1: as they come)."""
     max_length: int | None = None
@@ -246,12 +246,19 @@ class ShapeBuckets:
         """For /info."""
         return {"batch": self.batch, "sequence": self.sequence}
 
+    def rows_for(self, rows: int) -> int:
+        """The bucket of a batch of ``rows``: a power of two below ``batch`` (a lone request of 3 texts runs 4 rows,
+        not 8: at concurrency 1 every padded row is latency), a multiple of ``batch`` from there."""
+        if rows >= self.batch:
+            return -(-rows // self.batch) * self.batch
+        return 1 << (rows - 1).bit_length()
+
     def pad(self, feeds: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
         """Feeds rounded up to the buckets, and the real (rows, columns) to cut the output back to."""
         import numpy as np
 
         rows, columns = next(iter(feeds.values())).shape
-        to_rows = -(-rows // self.batch) * self.batch
+        to_rows = self.rows_for(rows)
         to_columns = -(-columns // self.sequence) * self.sequence
         if self.max_length is not None and to_columns > max(self.max_length, columns):
             to_columns = columns
