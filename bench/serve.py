@@ -16,7 +16,7 @@ adds infinity-emb (bench/serve_infinity.py, its own venv) on the same requests a
 cosine against ``model.encode`` (not interleaved with the slices: it runs alone, after the others).
 
 Each server is one set-up (``--setups``): torch as started by default; torch-2proc, two 1-thread instances in
-worker processes; onnx; openvino; openvino-bf16, the OpenVINO export computed in bf16 on a CPU with native
+worker processes; torch-2thread, the same as threads of the server process; onnx; openvino; openvino-bf16, the OpenVINO export computed in bf16 on a CPU with native
 bf16 (admitted by measure like any export). Memory and CPU are summed over a server's process tree.
 
 Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/serve.py [--requests 2000] [--model PATH] [--setups torch,onnx]``.
@@ -255,12 +255,13 @@ def _admission_line(info: dict) -> str:
 SETUPS: dict[str, list[str]] = {
     "torch": [],
     "torch-2proc": ["--instances", "2", "--threads", "1"],
+    "torch-2thread": ["--instances", "2", "--threads", "1", "--instance-mode", "thread"],
     "onnx": ["--backend", "onnx"],
     "openvino": ["--backend", "openvino"],
     "openvino-bf16": ["--backend", "openvino", "--precision", "bf16"],
 }
 """Server set-ups by name: `stcompat serve` options. torch-2proc: two 1-thread instances in worker processes
-(one per core); openvino-bf16: the OpenVINO export computed in bf16 (AMX), admitted by measure."""
+(one per core); torch-2thread: the same two instances as threads of the server process (one GIL); openvino-bf16: the OpenVINO export computed in bf16 (AMX), admitted by measure."""
 
 
 def _runnable(setup: str) -> bool:

@@ -614,9 +614,9 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
                    "admitted against torch like any export.")
 @click.option("--threads", type=int, help="torch threads per instance (default: the cores shared out among the instances).")
 @click.option("--instances", default=1, show_default=True, help="Model instances per model.")
-@click.option("--instance-mode", default="auto", show_default=True, type=click.Choice(["auto", "thread", "process"]),
-              help="Where instances run: worker threads in the server process, or worker processes (own GIL); "
-                   "auto: processes when --instances > 1.")
+@click.option("--instance-mode", default="thread", show_default=True, type=click.Choice(["thread", "process"]),
+              help="Where instances run: worker threads in the server process, or worker processes (own GIL, "
+                   "own copy of the model; a crash costs one batch).")
 @click.option("--max-batch", default=128, show_default=True, help="Texts gathered into one micro-batch.")
 @click.option("--batch-size", default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--max-wait-ms", default=2.0, show_default=True, help="How long an idle worker waits for more.")

@@ -54,6 +54,7 @@ def test_exported_backend_serves_what_encode_returns(backend, path, instances, t
     config = _config(backend, tmp_path / "cache", ("m", path))
     if instances > 1:
         config = dataclasses.replace(config, batching=Batching(max_batch=32, batch_size=8, instances=instances,
+                                                               instance_mode="process",
                                                                threads=1))
     state = prepare(config, log=lines.append)
     assert sum("exporting it into" in line for line in lines) == 1  # made on the fly

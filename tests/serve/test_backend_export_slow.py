@@ -61,7 +61,8 @@ def test_demo_model_in_bf16_is_admitted_on_its_measured_figures_and_runs_in_two_
     if reason:
         pytest.skip(reason)
     config = ServeConfig(models=(ModelSpec("minilm", str(MODEL)),), port=0, backend="openvino", precision="bf16",
-                         export_cache=str(tmp_path / "cache"), batching=Batching(instances=2, threads=1))
+                         export_cache=str(tmp_path / "cache"), batching=Batching(instances=2, threads=1,
+                                                                                    instance_mode="process"))
     lines: list[str] = []
     want = SentenceTransformer(str(MODEL), device="cpu").encode(TEXTS)
     with running(prepare(config, log=lines.append)) as srv:

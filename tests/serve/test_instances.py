@@ -1,4 +1,4 @@
-"""Model instances in worker processes (--instances N > 1, --instance-mode process), on real fixtures.
+"""Model instances in worker processes (--instance-mode process) and in threads (the default), on real fixtures.
 
 Real uvicorn servers on 127.0.0.1 whose instances are real spawned Python processes: the vectors and
 scores equal model.encode / predict, /info names the worker pids, a worker that is killed fails the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -52,8 +53,10 @@ def test_two_worker_processes_serve_what_encode_and_predict_return():
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
     lines: list[str] = []
-    state = prepare(_config(("emb", PROMPTS), ("ce", CE), instances=2, threads=1), log=lines.append)
+    state = prepare(_config(("emb", PROMPTS), ("ce", CE), instances=2, threads=1, instance_mode="process"),
+                    log=lines.append)
     assert sum("instance(s) in worker processes" in line for line in lines) == 2
+    assert any(line.startswith("emb: 2 instance(s)") for line in lines)  # the served name, not the folder
     want = SentenceTransformer(str(PROMPTS), device="cpu").encode(TEXTS)
     want_query = SentenceTransformer(str(PROMPTS), device="cpu").encode(TEXTS, prompt_name="query")
     docs = ["a cat on a mat", "stock prices", "the feline sat"]
@@ -116,16 +119,18 @@ def test_a_worker_that_cannot_build_its_instance_stops_the_start_with_stc855(tmp
     assert "did not start in its worker process" in caught.value.message and f"InputError: {gone} does not exist" in caught.value.message
 
 
-def test_instance_mode_auto_means_processes_only_for_several_instances():
+def test_instances_are_threads_unless_processes_are_asked_for():
     from stcompat.errors import InputError
 
-    assert not Batching().processes and Batching(instances=2).processes
+    assert not Batching().processes and not Batching(instances=2).processes
     assert Batching(instance_mode="process").processes and not Batching(instances=3, instance_mode="thread").processes
     # Unless told, the instances share the cores out: two instances on two cores get one thread each.
     assert Batching(instances=2).instance_threads(2) == 1 and Batching().instance_threads(2) == 2
     assert Batching(instances=4).instance_threads(2) == 1 and Batching(threads=3).instance_threads(2) == 3
     with pytest.raises(InputError, match="instance mode 'fork'"):
         Batching(instance_mode="fork")
+    with pytest.raises(InputError, match="instance mode 'auto'"):
+        Batching(instance_mode="auto")
 
 
 def test_a_thread_instance_runs_on_the_threads_asked_and_the_callers_setting_is_kept():
@@ -135,13 +140,20 @@ def test_a_thread_instance_runs_on_the_threads_asked_and_the_callers_setting_is_
     from sentence_transformers import SentenceTransformer
 
     before = torch.get_num_threads()
-    state = prepare(_config(("emb", PROMPTS), threads=1, instance_mode="thread"))
+    state = prepare(_config(("emb", PROMPTS), threads=1, instances=2))  # threads: the default mode
     assert torch.get_num_threads() == before
     want = SentenceTransformer(str(PROMPTS), device="cpu").encode(TEXTS)
     with running(state) as srv:
         info = httpx.get(f"{srv.url}/info").json()["models"]["emb"]
         got = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "emb", "input": TEXTS}).json()["data"]
-    assert info["instance_mode"] == "thread" and info["instance_processes"] == []
+        # Many requests at once, so both instances' threads take cycles: every answer is still its own texts'.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: httpx.post(f"{srv.url}/v1/embeddings", timeout=60, json={
+                "model": "emb", "input": TEXTS[i % 4:] + TEXTS[:i % 4]}).json()["data"], range(32)))
+    for i, answer in enumerate(answers):
+        rotated = np.concatenate([want[i % 4:], want[:i % 4]])
+        assert float(np.abs(np.array([d["embedding"] for d in answer]) - rotated).max()) <= 1e-6
+    assert info["instance_mode"] == "thread" and info["instance_processes"] == [] and info["instances"] == 2
     assert info["backend"]["threads"] == 1
     # This release's encode loop body, run without encode's per-call set-up, matched encode at load: it serves.
     assert info["backend"]["batches"] == "direct"

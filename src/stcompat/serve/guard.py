@@ -143,24 +143,25 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
             reasons += lines
     admission = Admission(spec, result, report, tuple(overridden), tuple(reasons))
     if config.batching.processes:
-        return Admitted(admission, _worker_instances(config, manifest.path, manifest.model_kind, evidence, first, log))
+        return Admitted(admission, _worker_instances(config, spec.name, manifest.path, manifest.model_kind, evidence,
+                                                       first, log))
     instances = [first] + [load(manifest.path, manifest.model_kind, config.device, evidence)
                            for _ in range(config.batching.instances - 1)]
     return Admitted(admission, tuple(instances))
 
 
-def _worker_instances(config: ServeConfig, path: str, kind: Any, evidence: str | None, first: Backend,
+def _worker_instances(config: ServeConfig, name: str, path: str, kind: Any, evidence: str | None, first: Backend,
                       log: Log) -> tuple[Backend, ...]:
     """The admitted model's instances in worker processes; the guard's own instance is dropped once they run."""
-    from .instances import InstanceRecipe, start_instances
-
     import os
+
+    from .instances import InstanceRecipe, start_instances
 
     threads = config.batching.instance_threads(os.cpu_count() or 1)
     recipe = InstanceRecipe(config.backend, path, kind, config.device, evidence, threads,
                             getattr(first, "export", None))
     # The guard's own instance goes when admit returns: the workers hold the model, warm-up's trim frees it.
-    return start_instances(recipe, config.batching.instances, log)
+    return start_instances(recipe, config.batching.instances, log, name=name)
 
 
 def _fingerprint(spec: ModelSpec) -> "Fingerprint | None":

@@ -234,9 +234,10 @@ class ProcessInstance(Backend):
         return self._call("rerank", list(pairs), batch_size)
 
 
-def start_instances(recipe: InstanceRecipe, count: int, log: Callable[[str], None] = lambda _: None
-                    ) -> tuple[ProcessInstance, ...]:
-    """``count`` worker processes built from ``recipe``, started together; all ready, or none left running."""
+def start_instances(recipe: InstanceRecipe, count: int, log: Callable[[str], None] = lambda _: None,
+                    name: str | None = None) -> tuple[ProcessInstance, ...]:
+    """``count`` worker processes built from ``recipe``, started together; all ready, or none left running.
+    ``name``: the served model's name, for the log line (default: its folder)."""
     instances = tuple(ProcessInstance(recipe, i) for i in range(count))
     for instance in instances:
         instance.start()
@@ -247,6 +248,6 @@ def start_instances(recipe: InstanceRecipe, count: int, log: Callable[[str], Non
         for instance in instances:
             instance.close()
         raise
-    log(f"{recipe.path}: {count} instance(s) in worker processes "
+    log(f"{name or recipe.path}: {count} instance(s) in worker processes "
         f"({', '.join(str(i.describe()['process']) for i in instances)})")
     return instances
