@@ -52,3 +52,22 @@ def test_rows_cut_out_are_those_texts_tokenized_alone(side):
             assert cut[key] == value, key
     # The two short texts use fewer columns than the batch's longest: padding neither uses is dropped.
     assert cut["input_ids"].shape[1] < features["input_ids"].shape[1]
+
+
+def test_the_encode_path_serves_the_same_vectors_where_direct_batches_are_not_used():
+    """Where the direct batches did not match encode at load (older sentence-transformers, another device),
+    forward batches go through encode itself. Only sentence-transformers 6.2.0 is installed here, so the switch
+    is turned by hand: the path under test is the real one, on the real model."""
+    from stcompat.fingerprint.embed import load_model
+    from stcompat.serve.backends import TorchEmbedder
+
+    loaded = load_model(str(PROMPTS), device="cpu")
+    backend = TorchEmbedder(loaded, None)
+    direct = {name: backend.embed(TEXTS, name, 4) for name in (None, "document")}
+    backend._direct = False
+    assert backend.describe()["batches"] == "encode"
+    for name, want in direct.items():
+        got = backend.embed(TEXTS, name, 4)
+        assert float(np.abs(got.values - want.values).max()) <= 1e-6 and got.tokens == want.tokens
+        reference = loaded.st.encode(TEXTS, prompt_name=name, convert_to_numpy=True)
+        assert float(np.abs(got.values - reference).max()) <= 1e-6
