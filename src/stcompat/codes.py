@@ -730,12 +730,13 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "STC855", "serve-instance-failed", Severity.ERROR,
-        "A model instance running in its own worker process (--instances N with N > 1, or --instance-mode "
-        "process) could not be built there, or its process died while encoding.",
+        "A model instance running in its own worker process (--instance-mode process) could not be built "
+        "there, or its process died while encoding.",
         "At start-up the server does not open its socket; while serving, the requests of that batch get a "
         "500 and the worker is restarted for the next batch.",
         "Read the worker's error in the message (the same model loaded in the server process first, so it is "
-        "usually memory: each worker holds its own copy); lower --instances, or use --instance-mode thread.",
+        "usually memory: each worker holds its own copy); lower --instances, or use --instance-mode thread (the "
+        "default).",
         Layer.COVERAGE,
     ),
     # ---- check: coverage (STC9xx) ----------------------------------------------------------------
