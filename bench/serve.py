@@ -254,7 +254,7 @@ def _admission_line(info: dict) -> str:
 
 SETUPS: dict[str, list[str]] = {
     "torch": [],
-    "torch-2proc": ["--instances", "2", "--threads", "1"],
+    "torch-2proc": ["--instances", "2", "--threads", "1", "--instance-mode", "process"],
     "torch-2thread": ["--instances", "2", "--threads", "1", "--instance-mode", "thread"],
     "onnx": ["--backend", "onnx"],
     "openvino": ["--backend", "openvino"],
