@@ -214,14 +214,14 @@ class _OpenVinoRequest:
 class ShapeBuckets:
     """Input shapes rounded up before the runtime sees them, so that a server meets a bounded set of shapes.
 
-    OpenVINO's CPU plugin keeps what it prepared for every input shape it has run (measured on all-MiniLM-L6-v2,
-    4,000 requests in cycles of up to 128 texts after a full-size warm-up: +15% resident memory in fp32, +28% in
-    bf16, not given back by a heap trim). Rounding the rows up (1, 2, 4, then multiples of 8; extra rows copy
-    the first, a real input) and, in bf16, the sequence up to a multiple of 16 (extra columns are masked
-    padding) bounds that: +0.6-2% in the same run. Masked columns and extra rows leave the real rows' vectors
-    as they were (the runtime's output is cut back); what they cost is compute, which bf16 hardly notices (the
-    same run: 1,400 against 1,300-1,400 sentences/s) and fp32 does (-13% for the sequence, ~-3% for the rows),
-    hence the sequence is rounded in bf16 only. The admission measures the export through these same shapes."""
+    OpenVINO's CPU plugin keeps what it prepared for every input shape it has run (bench/openvino_shapes.py,
+    all-MiniLM-L6-v2, 4,000 requests in server-like cycles after a full-size warm-up: +14% resident memory in
+    fp32, +27% in bf16, not given back by a heap trim). Rounding the rows up (1, 2, 4, then multiples of 8;
+    extra rows copy the first, a real input) and, in bf16, the sequence up to a multiple of 16 (extra columns
+    are masked padding) bounds that: +5% in fp32, +2% in bf16, in the same run. Masked columns and extra rows
+    leave the real rows' vectors as they were (the runtime's output is cut back); what they cost is compute:
+    0.96-1.01x the throughput without them, but 0.70x for fp32 with the columns rounded too, which is why
+    fp32 leaves them as they come. The admission measures the export through these same shapes."""
 
     batch: int = 1
     """Rows are rounded up to a multiple of this, or below it to a power of two (1: as they come)."""
@@ -280,7 +280,8 @@ class RuntimeForward:
     def __init__(self, runner: Any, output_key: str, buckets: ShapeBuckets = ShapeBuckets()) -> None:
         self._runner = runner
         self._output_key = output_key
-        self._buckets = buckets
+        self.buckets = buckets
+        """The shapes the runtime is given (bench/openvino_shapes.py turns them off to measure what they save)."""
 
     def __call__(self, features: dict[str, Any], **_: Any) -> dict[str, Any]:
         import numpy as np
@@ -288,7 +289,7 @@ class RuntimeForward:
 
         feeds = {name: np.ascontiguousarray(features[name].cpu().numpy(), dtype=np.int64)
                  for name in self._runner.inputs}
-        feeds, rows, columns = self._buckets.pad(feeds)
+        feeds, rows, columns = self.buckets.pad(feeds)
         out = np.asarray(self._runner(feeds), dtype=np.float32)[:rows, :columns]
         features[self._output_key] = torch.from_numpy(np.ascontiguousarray(out))
         return features
