@@ -66,7 +66,8 @@ class Batching:
     instances: int = 1
     """Model instances per model, each with its own worker thread (and its own tokenizer)."""
     threads: int | None = None
-    """torch (or runtime) intra-op threads per instance (None: the default, one per core)."""
+    """torch (or runtime) intra-op threads per instance (None: torch's default, one per core, shared out among
+    the instances: ``instance_threads``)."""
     instance_mode: str = "thread"
     """Where instances run: ``thread`` (in the server process) or ``process`` (each in its own worker process,
     with its own interpreter and GIL: isolation, a crash costs one batch). Threads by default: on

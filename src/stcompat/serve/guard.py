@@ -98,8 +98,9 @@ def _refuse(code: str, spec: ModelSpec, reasons: list[str], hint: str) -> ServeR
 _OVERRIDE_HINT = "see `stcompat check` / `stcompat verify`, or start with --allow-unsafe to serve it anyway"
 
 
-def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Admitted:
-    """Run the guard for one model and load its instances, or raise ServeRefused / InputError."""
+def admit(spec: ModelSpec, config: ServeConfig, threads: int, log: Log = lambda _: None) -> Admitted:
+    """Run the guard for one model and load its instances, or raise ServeRefused / InputError. ``threads``: torch
+    threads per instance (worker processes size their own with it)."""
     targets = targets_for(spec.path)
     if len(targets) != 1:
         raise InputError("STC004", f"{spec.path} holds {len(targets)} models; serve one folder per --model",
@@ -144,20 +145,17 @@ def admit(spec: ModelSpec, config: ServeConfig, log: Log = lambda _: None) -> Ad
     admission = Admission(spec, result, report, tuple(overridden), tuple(reasons))
     if config.batching.processes:
         return Admitted(admission, _worker_instances(config, spec.name, manifest.path, manifest.model_kind, evidence,
-                                                       first, log))
+                                                       first, threads, log))
     instances = [first] + [load(manifest.path, manifest.model_kind, config.device, evidence)
                            for _ in range(config.batching.instances - 1)]
     return Admitted(admission, tuple(instances))
 
 
 def _worker_instances(config: ServeConfig, name: str, path: str, kind: Any, evidence: str | None, first: Backend,
-                      log: Log) -> tuple[Backend, ...]:
+                      threads: int, log: Log) -> tuple[Backend, ...]:
     """The admitted model's instances in worker processes; the guard's own instance is dropped once they run."""
-    import os
-
     from .instances import InstanceRecipe, start_instances
 
-    threads = config.batching.instance_threads(os.cpu_count() or 1)
     recipe = InstanceRecipe(config.backend, path, kind, config.device, evidence, threads,
                             getattr(first, "export", None))
     # The guard's own instance goes when admit returns: the workers hold the model, warm-up's trim frees it.

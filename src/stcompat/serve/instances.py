@@ -18,7 +18,6 @@ A worker that dies fails the call in flight with STC855 and is restarted on the 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 INSTANCE_FAILED = "STC855"
 _START_TIMEOUT_S = 600.0
 """A worker builds its instance from files the guard already loaded: ten minutes means it is stuck."""
-_TRIM_EVERY_S = 5.0
 _CLOSE_WAIT_S = 5.0
 """At shutdown the batcher has already waited the graceful timeout for its threads; a call still running
 after that gets this long before its worker process is ended."""
@@ -95,16 +93,12 @@ def _worker_main(recipe: InstanceRecipe, conn: Any) -> None:
     except BaseException as exc:  # noqa: BLE001 - the parent reports it as the reason the server cannot start
         conn.send(("failed", f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"))
         return
-    from .warmup import release_free_memory
+    from .warmup import IdleTrim
 
-    trimmed, dirty = time.monotonic(), False
+    # Varying batch shapes leave freed heap behind: given back whenever the worker goes idle (nothing waiting on
+    # the pipe), at most every few seconds, as the server process does for its own workers.
+    trim_when_idle = IdleTrim()
     while True:
-        # Varying batch shapes leave freed heap behind. When the worker is idle (no call waiting) and has worked
-        # since the last trim, it gives it back, at most every few seconds: memory stays at warm-up's.
-        if dirty and not conn.poll(max(0.0, trimmed + _TRIM_EVERY_S - time.monotonic())):
-            release_free_memory(collect=False)
-            trimmed, dirty = time.monotonic(), False
-            continue
         try:
             message = conn.recv()
         except (EOFError, OSError):  # the parent is gone
@@ -116,7 +110,8 @@ def _worker_main(recipe: InstanceRecipe, conn: Any) -> None:
             conn.send(("ok", getattr(backend, method)(*args)))
         except Exception as exc:  # noqa: BLE001 - the request that caused it gets the error, the worker lives on
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        dirty = True
+        if not conn.poll():
+            trim_when_idle()
 
 
 class ProcessInstance(Backend):

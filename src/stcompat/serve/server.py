@@ -74,7 +74,7 @@ def prepare(config: ServeConfig, log: Log = lambda _: None) -> ServerState:
 def _start_model(spec: ModelSpec, config: ServeConfig, metrics: ServeMetrics, trim: IdleTrim, threads: int,
                  log: Log) -> ServedModel:
     """Guard one model, then start its batcher (its instances warmed up in their worker threads)."""
-    admitted = admit(spec, config, log)
+    admitted = admit(spec, config, threads, log)
     b = config.batching
     hooks = dataclasses.replace(metrics.hooks(spec.name), idle=trim)
     batcher = MicroBatcher(spec.name, admitted.instances, max_batch=b.max_batch, batch_size=b.batch_size,
