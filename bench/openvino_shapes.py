@@ -8,7 +8,7 @@ is attached as `stcompat serve` attaches it, warmed up as the server warms up (o
 heap trim), then encodes bench/serve.py's requests in cycles of 5-30 requests (at most 128 texts, forward
 batches of 32, as a server cycle does), trims the heap and reads its RSS. Printed: RSS after warm-up and after
 the load, the growth, and sentences/s, with the buckets off and on, side by side in the same run; for fp32 also
-with bf16's column rounding (to 16 tokens), which fp32 leaves out because of what it costs.
+with bf16's column rounding (to 8 tokens), which fp32 leaves out because of what it costs.
 
 Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/openvino_shapes.py [--requests 4000]``.
 """
@@ -40,7 +40,7 @@ forward = loaded.st[0].forward
 if state == "off":
     forward.buckets = ShapeBuckets()
 elif state == "columns":  # fp32 with bf16's column rounding too: what leaving it out saves
-    forward.buckets = dataclasses.replace(forward.buckets, sequence=16)
+    forward.buckets = dataclasses.replace(forward.buckets, sequence=8)
 backend = TorchEmbedder(loaded, None)
 
 def rss():
@@ -87,7 +87,7 @@ def main() -> int:
                 print(f"{precision} buckets {state:7s}: RSS after warm-up {f['warm']:.0f} MiB, after the load "
                       f"{f['after']:.0f} MiB ({f['after'] / f['warm'] - 1:+.1%}), {f['rate']:,.0f} sentences/s")
             print(f"{precision}: buckets on / off, throughput {figures['on']['rate'] / figures['off']['rate']:.2f}x"
-                  + (f"; columns rounded to 16 too / off {figures['columns']['rate'] / figures['off']['rate']:.2f}x"
+                  + (f"; columns rounded to 8 too / off {figures['columns']['rate'] / figures['off']['rate']:.2f}x"
                      if "columns" in figures else ""))
     return 0
 

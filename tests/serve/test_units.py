@@ -72,6 +72,42 @@ def test_jobs_queued_together_run_together_sorted_by_length_and_come_back_in_ord
     assert (["ff"], "query") in backend.calls  # another prompt: its own call
 
 
+def test_a_forward_batch_is_the_oldest_text_and_the_texts_nearest_its_length():
+    from stcompat.serve.batching import Job, estimate_tokens, pick
+
+    assert estimate_tokens("Hello, world!") == 4 and estimate_tokens(("a b", "c")) == 3
+    # Queue order: lengths (in words) 5, 1, 9, 5, 2, 6, 9, 4. A batch of 3 must hold the oldest text (5 words);
+    # of the runs of the length order that hold it, (4, 5, 5) and (5, 5, 6) span fewest tokens, and the second
+    # is of older texts (queue positions 0, 3, 5 against 7, 0, 3).
+    lengths = [5, 1, 9, 5, 2, 6, 9, 4]
+    pool = [(Job([" ".join(["w"] * n) for n in lengths], ("embed", None)), i) for i in range(len(lengths))]
+    chosen = pick(pool, 3)
+    assert [i for _, i in chosen] == [5, 0, 3]  # longest first; equal lengths in queue order
+    assert [i for _, i in pick(pool, 8)] == [2, 6, 5, 0, 3, 7, 4, 1]  # all of it fits: just the length order
+    # The oldest text is in every batch, even when it is the longest: nothing waits behind the pool.
+    assert pick(pool[2:], 2)[0][1] == 2
+    # Among runs of equal span, the one of older texts.
+    same = [(Job(["x y"] * 6, ("embed", None)), i) for i in range(6)]
+    assert sorted(i for _, i in pick(same, 3)) == [0, 1, 2]
+
+
+def test_a_request_is_encoded_across_batches_and_instances_and_answered_in_its_own_order():
+    gate = threading.Event()
+    first, second = Recording(gate), Recording(gate)
+    batcher = MicroBatcher("t", [first, second], max_batch=64, batch_size=2, max_wait_ms=0.0, max_queue=100)
+    batcher.start()
+    texts = ["one two three", "a", "b c d e f g", "x y", "p q r s", "z"]
+    job = batcher.submit(texts, ("embed", None))
+    first.busy.wait(5), second.busy.wait(5)
+    gate.set()
+    result = job.future.result(5)
+    batcher.close(5)
+    assert result.values[:, 0].tolist() == [float(len(t)) for t in texts] and result.tokens == tuple(map(len, texts))
+    calls = [c for backend in (first, second) for c, _ in backend.calls]
+    assert sorted(t for c in calls for t in c) == sorted(texts) and all(len(c) <= 2 for c in calls)
+    assert first.calls and second.calls  # both instances took part of the one request
+
+
 def test_a_failing_encode_fails_only_the_request_that_caused_it():
     backend = Recording()
     batcher = _batcher(backend, max_wait_ms=100.0)

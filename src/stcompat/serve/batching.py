@@ -1,25 +1,34 @@
-"""Dynamic micro-batching: requests queued together are encoded together, off the event loop.
+"""Dynamic micro-batching: texts queued together are encoded together, off the event loop.
 
-Each model has one queue and one worker thread per loaded instance. A worker blocks for the first
-job, then gathers more until ``max_batch`` texts are in hand or ``max_wait_ms`` has passed since the
-first arrived (a busy server never waits: the queue is already full when it looks; a lone client, one
-request at a time, is not made to wait either), groups the jobs
-that can share a forward call (same prompt), sorts their texts by length so each forward batch pads
-little (a backend may refine the order: the torch backend uses the token counts it computes for
-``usage``), encodes, and hands every request its own rows.
+Each model has one queue and one worker thread per loaded instance. The queue is a pool of texts,
+not of requests: a worker that is free picks its next forward batch (``batch_size`` texts) among the
+oldest ``max_batch`` texts waiting, all instances drawing on the same pool. It takes the oldest text
+and the texts closest to it in length (the same prompt, so they can share a forward call), the
+run of the length order that spans fewest tokens: so each batch pads little, as if the whole pool
+had been sorted, and no text waits behind more than the pool. A request's texts may be encoded in
+several batches, by several instances; the request is answered when its last text is done.
+
+Measured in-process on all-MiniLM-L6-v2, one torch thread, the bench's texts: forward batches of
+32 drawn from a pool of 96 ran 294-306 texts/s, against 246-267 for cycles of 48-72 texts each sorted
+on its own (what each worker gathered before) and 293-303 for one ``encode`` of all 4,450 texts.
+
+A worker that finds fewer than ``batch_size`` texts waits up to ``max_wait_ms`` for more (a busy
+server never waits: the pool is already full when it looks; a lone client, one request at a time, is
+not made to wait either).
 
 Each worker thread first runs the server's ``setup`` for its instance (its torch threads, its warm-up):
 torch's OpenMP thread pool belongs to the thread that runs the forward passes, so that thread is the one
 that sizes and warms it.
 
-Jobs are ``concurrent.futures.Future`` objects, the executor protocol: a request that goes away
-before a worker picks its job up cancels the future, which frees its place in the queue at once,
-and the worker skips it (``set_running_or_notify_cancel``), so exactly one side ever accounts for it.
+Jobs carry ``concurrent.futures.Future`` objects, the executor protocol: a request that goes away
+before any of its texts was picked up cancels the future, which frees its place in the queue at once,
+and the workers skip it (``set_running_or_notify_cancel``), so exactly one side ever accounts for it.
 """
 
 from __future__ import annotations
 
 import collections
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -33,16 +42,57 @@ class QueueFull(Exception):
     """The model's queue cannot take the request's texts now (the server answers 503 + Retry-After)."""
 
 
+_PIECE = re.compile(r"\w+|[^\w\s]")
+_SCAN_CHARS = 4096
+"""Characters of a text its length estimate reads: past a few thousand, any model truncates anyway."""
+
+
+def estimate_tokens(item: Any) -> int:
+    """A cheap stand-in for a text's token count, for grouping texts of like length: its words and
+    punctuation marks (what BERT-style pre-tokenizers split on; subwords only add to it). A pair counts both."""
+    if isinstance(item, str):
+        return len(_PIECE.findall(item, 0, _SCAN_CHARS))
+    return sum(estimate_tokens(part) for part in item)
+
+
+def _chars(item: Any) -> int:
+    return len(item) if isinstance(item, str) else sum(len(part) for part in item)
+
+
 @dataclass(eq=False)
 class Job:
-    """One request's work, waiting in a model's queue."""
+    """One request's work, waiting in a model's queue. Its bookkeeping fields are changed only under the
+    batcher's lock."""
 
     inputs: Sequence[Any]
     """Texts (embeddings) or (query, document) pairs (rerank)."""
     key: Hashable
-    """Jobs with equal keys share a forward call: ``("embed", prompt_name)`` or ``("rerank",)``."""
+    """Jobs with equal keys can share a forward call: ``("embed", prompt_name)`` or ``("rerank",)``."""
     future: Future = field(default_factory=Future)
     """Completed with an Encoded holding this job's rows, or the backend's exception."""
+    sizes: tuple[tuple[int, int], ...] = ()
+    """Per input: (estimated tokens, characters), the order texts are grouped by."""
+    untaken: list[int] = field(default_factory=list)
+    """Inputs no worker has picked up yet, in request order."""
+    left: int = 0
+    """Inputs not encoded yet (picked up or not)."""
+    values: Any = None
+    """Rows as they come back, in request order (allocated with the first)."""
+    tokens: list[int] = field(default_factory=list)
+    """Token counts as they come back, in request order."""
+    failed: bool = False
+    """A batch holding one of its inputs failed alone: the job has its exception, the rest is dropped."""
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            self.sizes = tuple((estimate_tokens(item), _chars(item)) for item in self.inputs)
+        self.untaken = list(range(len(self.inputs)))
+        self.left = len(self.inputs)
+        self.tokens = [0] * len(self.inputs)
+
+
+Part = tuple[Job, int]
+"""One input of one job: what a forward batch is made of."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +108,26 @@ class BatchHooks:
     busy: Callable[[float], None] = lambda s: None
     """Called with the seconds each backend call took (worker utilisation = their sum / wall time)."""
     idle: Callable[[], None] = lambda: None
-    """Called by a worker that finished a cycle and found the queue empty (the server trims memory then)."""
+    """Called by a worker that finished a batch and found the queue empty (the server trims memory then)."""
 
 
-def _length(item: Any) -> int:
-    return len(item) if isinstance(item, str) else sum(len(part) for part in item)
+def pick(pool: Sequence[Part], size: int) -> list[Part]:
+    """The forward batch to run next from ``pool`` (parts in queue order, oldest first): the oldest part and
+    the ``size - 1`` others that, with it, make the run of the length order that spans fewest estimated tokens
+    (ties: the run of older parts). Longest first, as a forward batch is laid out."""
+    if len(pool) <= size:
+        chosen = list(pool)
+    else:
+        order = sorted(range(len(pool)), key=lambda n: pool[n][0].sizes[pool[n][1]][0])
+        tokens = [pool[n][0].sizes[pool[n][1]][0] for n in order]
+        ages = [0]
+        for n in order:
+            ages.append(ages[-1] + n)
+        oldest = order.index(0)
+        start = min(range(max(0, oldest - size + 1), min(oldest, len(pool) - size) + 1),
+                    key=lambda s: (tokens[s + size - 1] - tokens[s], ages[s + size] - ages[s]))
+        chosen = [pool[n] for n in sorted(order[start:start + size])]
+    return sorted(chosen, key=lambda part: part[0].sizes[part[1]], reverse=True)
 
 
 class MicroBatcher:
@@ -79,12 +144,12 @@ class MicroBatcher:
         self._max_wait = max_wait_ms / 1000.0
         self._max_queue = max_queue
         self._hooks = hooks or BatchHooks()
-        self._queue: collections.deque[Job] = collections.deque()
+        self._queue: collections.deque[Job] = collections.deque()  # jobs with inputs not picked up yet
         self._cond = threading.Condition()
         self._pending = 0  # texts queued and not yet taken or cancelled
         self._closing = False
         self._threads: list[threading.Thread] = []
-        self._last_jobs = 0  # jobs in the previous cycle (any worker): 1 means nobody else is sending
+        self._last_jobs = 0  # jobs in the previous batch (any worker): 1 means nobody else is sending
 
     # --- the event loop's side -----------------------------------------------------------------
 
@@ -129,9 +194,10 @@ class MicroBatcher:
         return job
 
     def cancel(self, job: Job) -> bool:
-        """Withdraw a job whose client went away; True when it had not started (its slot is freed)."""
+        """Withdraw a job whose client went away; True when none of its texts had been picked up (its slot is
+        freed)."""
         if not job.future.cancel():
-            return False  # already running or done: the worker accounted for it
+            return False  # already running or done: the workers account for it
         with self._cond:
             self._pending -= len(job.inputs)
             depth = self._pending
@@ -151,48 +217,67 @@ class MicroBatcher:
 
     # --- the worker threads' side --------------------------------------------------------------
 
-    def _take(self, jobs: list[Job], taken: int) -> int:
-        """Move queued jobs into ``jobs`` while they fit; returns the texts taken. Caller holds the lock."""
-        while self._queue:
-            job = self._queue[0]
-            if jobs and taken + len(job.inputs) > self._max_batch:
-                break  # requests are never split; a big one waits for the next cycle, alone
-            self._queue.popleft()
-            if not job.future.set_running_or_notify_cancel():
-                continue  # cancelled: cancel() already freed its slot
-            jobs.append(job)
-            taken += len(job.inputs)
-            self._pending -= len(job.inputs)
-        return taken
+    def _pool(self) -> tuple[Hashable, list[Part], int]:
+        """The key of the oldest job, the parts a batch can be picked from (the oldest ``max_batch`` untaken
+        inputs with that key, in queue order) and how many jobs are waiting. Drops cancelled jobs. Caller holds
+        the lock."""
+        while self._queue and self._queue[0].future.cancelled():
+            self._queue.popleft()  # cancel() already freed its slot
+        if not self._queue:
+            return None, [], 0
+        key = self._queue[0].key
+        pool: list[Part] = []
+        for job in self._queue:
+            if job.key != key or job.future.cancelled():
+                continue
+            pool.extend((job, i) for i in job.untaken[: self._max_batch - len(pool)])
+            if len(pool) >= self._max_batch:
+                break
+        return key, pool, len(self._queue)
 
-    def _gather(self) -> list[Job] | None:
-        """Block for work; the jobs of one cycle, or None when closing with nothing left."""
+    def _next(self) -> tuple[Hashable, list[Part]] | None:
+        """Block for work; the key and parts of the next forward batch, or None when closing with nothing left."""
         with self._cond:
-            while not self._queue:
-                if self._closing:
-                    return None
-                self._cond.wait()
-            jobs: list[Job] = []
-            taken = self._take(jobs, 0)
-            # One request alone, after a cycle that was alone too: the client is waiting for this answer
-            # before it sends the next (concurrency 1), so waiting for company only adds latency. The
-            # first cycle that finds company in the queue turns batching back on.
-            alone = len(jobs) == 1 and self._last_jobs == 1
-            deadline = time.monotonic() + (0.0 if alone else self._max_wait)
-            while taken < self._max_batch and not self._closing:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                if not self._queue:
+            batch: list[Part] = []
+            while not batch:
+                key, pool, waiting = self._pool()
+                if not pool:
+                    if self._closing:
+                        return None
+                    self._cond.wait()
+                    continue
+                # One request alone, after a batch that was alone too: the client is waiting for this answer
+                # before it sends the next (concurrency 1), so waiting for company only adds latency. The first
+                # batch that finds company in the queue turns batching back on.
+                alone = waiting == 1 and self._last_jobs == 1
+                deadline = time.monotonic() + (0.0 if alone else self._max_wait)
+                while len(pool) < self._batch_size and not self._closing:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
                     self._cond.wait(left)
-                before = taken
-                taken = self._take(jobs, taken)
-                if taken == before and self._queue:
-                    break  # the next job does not fit: run what we have
+                    key, pool, _ = self._pool()
+                batch = [part for part in pick(pool, self._batch_size) if self._claim(part[0])]
+            for job in {id(job): job for job, _ in batch}.values():
+                taken = {i for j, i in batch if j is job}
+                job.untaken = [i for i in job.untaken if i not in taken]
+                self._pending -= len(taken)
+                if not job.untaken:
+                    self._queue.remove(job)
+            self._last_jobs = len({id(job) for job, _ in batch})
             depth = self._pending
-            self._last_jobs = len(jobs)
+            if depth:
+                self._cond.notify()  # texts left: a free worker can take the next batch now
         self._hooks.depth(depth)
-        return jobs
+        return key, batch
+
+    @staticmethod
+    def _claim(job: Job) -> bool:
+        """Whether a worker may encode this job's inputs: it is running already, or starts now (False: its
+        client cancelled it, and cancel() freed its slot). Caller holds the lock."""
+        if job.future.cancelled():
+            return False
+        return job.future.running() or job.future.set_running_or_notify_cancel()
 
     def _work(self, backend: Backend, ready: threading.Event, failure: list[BaseException]) -> None:
         try:
@@ -204,23 +289,15 @@ class MicroBatcher:
         finally:
             ready.set()
         while True:
-            jobs = self._gather()
-            if jobs is None:
+            work = self._next()
+            if work is None:
                 return
-            groups: dict[Hashable, list[Job]] = {}
-            for job in jobs:
-                groups.setdefault(job.key, []).append(job)
-            for key, group in groups.items():
-                self._run(backend, key, group)
-            if not self._queue:
+            self._run(backend, *work)
+            if not self._pending:
                 self._hooks.idle()
 
-    def _run(self, backend: Backend, key: Hashable, jobs: list[Job]) -> None:
-        import numpy as np
-
-        flat = [(j, i) for j, job in enumerate(jobs) for i in range(len(job.inputs))]
-        order = sorted(range(len(flat)), key=lambda n: -_length(jobs[flat[n][0]].inputs[flat[n][1]]))
-        items = [jobs[flat[n][0]].inputs[flat[n][1]] for n in order]
+    def _run(self, backend: Backend, key: Hashable, batch: list[Part]) -> None:
+        items = [job.inputs[i] for job, i in batch]
         started = time.perf_counter()
         try:
             self._hooks.batch(len(items))
@@ -230,21 +307,45 @@ class MicroBatcher:
                 out = backend.embed(items, key[1], self._batch_size)
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             self._hooks.busy(time.perf_counter() - started)
-            if len(jobs) > 1:  # one request's input must not fail its neighbours: run each alone
+            jobs = list({id(job): job for job, _ in batch}.values())
+            if len(jobs) > 1:  # one request's input must not fail its neighbours: run each's part alone
                 for job in jobs:
-                    self._run(backend, key, [job])
+                    self._run(backend, key, [part for part in batch if part[0] is job])
                 return
-            jobs[0].future.set_exception(exc)
+            self._fail(jobs[0], exc)
             return
         self._hooks.busy(time.perf_counter() - started)
-        # Back to request order: position n of the sorted list holds flat[order[n]].
-        rows: list[Any] = [None] * len(flat)
-        tokens: list[int] = [0] * len(flat)
-        for n, source in enumerate(order):
-            rows[source] = out.values[n]
-            tokens[source] = out.tokens[n]
-        start = 0
-        for job in jobs:
-            end = start + len(job.inputs)
-            job.future.set_result(Encoded(np.stack(rows[start:end]), tuple(tokens[start:end])))
-            start = end
+        self._deliver(batch, out)
+
+    def _deliver(self, batch: list[Part], out: Encoded) -> None:
+        """Put each row where its request wants it; answer the requests whose last input this was."""
+        import numpy as np
+
+        done: list[Job] = []
+        with self._cond:
+            for n, (job, i) in enumerate(batch):
+                if job.failed:
+                    continue
+                if job.values is None:
+                    job.values = np.empty((len(job.inputs), *out.values.shape[1:]), dtype=out.values.dtype)
+                job.values[i] = out.values[n]
+                job.tokens[i] = out.tokens[n]
+                job.left -= 1
+                if job.left == 0:
+                    done.append(job)
+        for job in done:
+            job.future.set_result(Encoded(job.values, tuple(job.tokens)))
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        """The job's own inputs failed: it gets the exception, and its inputs not picked up yet are dropped."""
+        with self._cond:
+            if job.failed:
+                return
+            job.failed = True
+            self._pending -= len(job.untaken)
+            job.untaken = []
+            if job in self._queue:
+                self._queue.remove(job)
+            depth = self._pending
+        self._hooks.depth(depth)
+        job.future.set_exception(exc)
