@@ -1,20 +1,19 @@
 """Dynamic micro-batching: texts queued together are encoded together, off the event loop.
 
-Each model has one queue and one worker thread per loaded instance. The queue is a pool of texts,
-not of requests: a worker that is free picks its next forward batch (``batch_size`` texts) among the
-oldest ``max_batch`` texts waiting, all instances drawing on the same pool. It takes the oldest text
-and the texts closest to it in length (the same prompt, so they can share a forward call), the
-run of the length order that spans fewest tokens: so each batch pads little, as if the whole pool
-had been sorted, and no text waits behind more than the pool. A request's texts may be encoded in
-several batches, by several instances; the request is answered when its last text is done.
+Each model has one queue and one worker thread per loaded instance. The queue is a pool of texts, all
+instances drawing on it. A free worker waits up to ``max_wait_ms`` for ``max_batch`` texts (a busy server
+never waits: the pool is already full when it looks; a lone client, one request at a time, is not made to
+wait either), then takes its share of the oldest ``max_batch``: all of them when no other worker is free,
+else an equal part, so that idle instances split a lone request between them instead of one instance
+encoding it while the others watch. A share is the run of the length order (estimated tokens) that holds
+the oldest text and spans fewest tokens; the backend sorts it by token count and encodes it in forward
+batches of ``batch_size``. A request's texts may be encoded by several instances; the request is answered
+when its last text is done.
 
-Measured in-process on all-MiniLM-L6-v2, one torch thread, the bench's texts: forward batches of
-32 drawn from a pool of 96 ran 294-306 texts/s, against 246-267 for cycles of 48-72 texts each sorted
-on its own (what each worker gathered before) and 293-303 for one ``encode`` of all 4,450 texts.
-
-A worker that finds fewer than ``batch_size`` texts waits up to ``max_wait_ms`` for more (a busy
-server never waits: the pool is already full when it looks; a lone client, one request at a time, is
-not made to wait either).
+Why shares and not one forward batch per call: measured with bench/serve.py (same run, 2 cores), workers
+that took one forward batch of 32 at a time from the pool served 0.88x the bare encode with one 2-thread
+instance, against 0.95x taking the whole pool; with two 1-thread instances, 0.97x against 0.95x.
+A request split over many small calls is answered later, so fewer texts are in flight to batch.
 
 Each worker thread first runs the server's ``setup`` for its instance (its torch threads, its warm-up):
 torch's OpenMP thread pool belongs to the thread that runs the forward passes, so that thread is the one
@@ -112,9 +111,10 @@ class BatchHooks:
 
 
 def pick(pool: Sequence[Part], size: int) -> list[Part]:
-    """The forward batch to run next from ``pool`` (parts in queue order, oldest first): the oldest part and
+    """The ``size`` parts to encode next from ``pool`` (parts in queue order, oldest first): the oldest part and
     the ``size - 1`` others that, with it, make the run of the length order that spans fewest estimated tokens
-    (ties: the run of older parts). Longest first, as a forward batch is laid out."""
+    (ties: the run of older parts), so nothing waits behind more than the pool. Longest first, as forward
+    batches are laid out."""
     if len(pool) <= size:
         chosen = list(pool)
     else:
@@ -149,7 +149,8 @@ class MicroBatcher:
         self._pending = 0  # texts queued and not yet taken or cancelled
         self._closing = False
         self._threads: list[threading.Thread] = []
-        self._last_jobs = 0  # jobs in the previous batch (any worker): 1 means nobody else is sending
+        self._last_jobs = 0  # jobs in the previous call (any worker): 1 means nobody else is sending
+        self._free = 0  # workers looking for work: each takes its share of the pool
 
     # --- the event loop's side -----------------------------------------------------------------
 
@@ -236,28 +237,33 @@ class MicroBatcher:
         return key, pool, len(self._queue)
 
     def _next(self) -> tuple[Hashable, list[Part]] | None:
-        """Block for work; the key and parts of the next forward batch, or None when closing with nothing left."""
+        """Block for work; the key and parts of this worker's next call, or None when closing with nothing left."""
         with self._cond:
-            batch: list[Part] = []
-            while not batch:
-                key, pool, waiting = self._pool()
-                if not pool:
-                    if self._closing:
-                        return None
-                    self._cond.wait()
-                    continue
-                # One request alone, after a batch that was alone too: the client is waiting for this answer
-                # before it sends the next (concurrency 1), so waiting for company only adds latency. The first
-                # batch that finds company in the queue turns batching back on.
-                alone = waiting == 1 and self._last_jobs == 1
-                deadline = time.monotonic() + (0.0 if alone else self._max_wait)
-                while len(pool) < self._batch_size and not self._closing:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                    key, pool, _ = self._pool()
-                batch = [part for part in pick(pool, self._batch_size) if self._claim(part[0])]
+            self._free += 1
+            try:
+                batch: list[Part] = []
+                while not batch:
+                    key, pool, waiting = self._pool()
+                    if not pool:
+                        if self._closing:
+                            return None
+                        self._cond.wait()
+                        continue
+                    # One request alone, after a call that was alone too: the client is waiting for this answer
+                    # before it sends the next (concurrency 1), so waiting for company only adds latency. The first
+                    # call that finds company in the queue turns batching back on.
+                    alone = waiting == 1 and self._last_jobs == 1
+                    deadline = time.monotonic() + (0.0 if alone else self._max_wait)
+                    while len(pool) < self._max_batch and not self._closing:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._cond.wait(left)
+                        key, pool, _ = self._pool()
+                    share = -(-len(pool) // max(1, self._free))
+                    batch = [part for part in pick(pool, share) if self._claim(part[0])]
+            finally:
+                self._free -= 1
             for job in {id(job): job for job, _ in batch}.values():
                 taken = {i for j, i in batch if j is job}
                 job.untaken = [i for i in job.untaken if i not in taken]
@@ -267,7 +273,7 @@ class MicroBatcher:
             self._last_jobs = len({id(job) for job, _ in batch})
             depth = self._pending
             if depth:
-                self._cond.notify()  # texts left: a free worker can take the next batch now
+                self._cond.notify()  # texts left: a free worker can take them now
         self._hooks.depth(depth)
         return key, batch
 
