@@ -617,7 +617,7 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
 @click.option("--instance-mode", default="thread", show_default=True, type=click.Choice(["thread", "process"]),
               help="Where instances run: worker threads in the server process, or worker processes (own GIL, "
                    "own copy of the model; a crash costs one batch).")
-@click.option("--max-batch", default=128, show_default=True, help="Texts gathered into one micro-batch.")
+@click.option("--max-batch", default=128, show_default=True, help="Texts a free worker gathers and takes its share of.")
 @click.option("--batch-size", default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--max-wait-ms", default=2.0, show_default=True, help="How long an idle worker waits for more.")
 @click.option("--max-inputs", default=2048, show_default=True, help="Texts per request.")

@@ -57,10 +57,11 @@ class Batching:
     """Dynamic micro-batching: requests queued together are encoded together."""
 
     max_batch: int = 128
-    """Texts gathered into one worker cycle (sorted by length, then encoded in forward batches). The more
-    texts a cycle sorts, the less each forward batch pads: 64 cost ~15% against one global sort, 128 ~7%."""
+    """Texts a free worker waits for and takes its share of (the oldest queued; all of them when no other
+    worker is free), sorted by length and encoded in forward batches. The more texts a call sorts, the less
+    each forward batch pads: 64 cost ~15% against one global sort, 128 ~7%."""
     batch_size: int = 32
-    """Texts per forward pass inside a cycle (``encode(batch_size=...)``)."""
+    """Texts per forward pass inside a call (``encode(batch_size=...)``)."""
     max_wait_ms: float = 2.0
     """How long an idle worker waits for more requests after the first one arrives."""
     instances: int = 1
