@@ -91,7 +91,7 @@ class Job:
 
 
 Part = tuple[Job, int]
-"""One input of one job: what a forward batch is made of."""
+"""One input of one job: what a worker's share of the pool is made of."""
 
 
 @dataclass(frozen=True)
