@@ -69,22 +69,21 @@ class Job:
     """Jobs with equal keys can share a forward call: ``("embed", prompt_name)`` or ``("rerank",)``."""
     future: Future = field(default_factory=Future)
     """Completed with an Encoded holding this job's rows, or the backend's exception."""
-    sizes: tuple[tuple[int, int], ...] = ()
+    sizes: tuple[tuple[int, int], ...] = field(init=False)
     """Per input: (estimated tokens, characters), the order texts are grouped by."""
-    untaken: list[int] = field(default_factory=list)
+    untaken: list[int] = field(init=False)
     """Inputs no worker has picked up yet, in request order."""
-    left: int = 0
+    left: int = field(init=False)
     """Inputs not encoded yet (picked up or not)."""
-    values: Any = None
+    values: Any = field(init=False, default=None)
     """Rows as they come back, in request order (allocated with the first)."""
-    tokens: list[int] = field(default_factory=list)
+    tokens: list[int] = field(init=False)
     """Token counts as they come back, in request order."""
-    failed: bool = False
+    failed: bool = field(init=False, default=False)
     """A batch holding one of its inputs failed alone: the job has its exception, the rest is dropped."""
 
     def __post_init__(self) -> None:
-        if not self.sizes:
-            self.sizes = tuple((estimate_tokens(item), _chars(item)) for item in self.inputs)
+        self.sizes = tuple((estimate_tokens(item), _chars(item)) for item in self.inputs)
         self.untaken = list(range(len(self.inputs)))
         self.left = len(self.inputs)
         self.tokens = [0] * len(self.inputs)
@@ -92,6 +91,11 @@ class Job:
 
 Part = tuple[Job, int]
 """One input of one job: what a worker's share of the pool is made of."""
+
+
+def _jobs(parts: Sequence[Part]) -> list[Job]:
+    """The jobs the parts belong to, each once, in the parts' order."""
+    return list({id(job): job for job, _ in parts}.values())
 
 
 @dataclass(frozen=True)
@@ -264,13 +268,14 @@ class MicroBatcher:
                     batch = [part for part in pick(pool, share) if self._claim(part[0])]
             finally:
                 self._free -= 1
-            for job in {id(job): job for job, _ in batch}.values():
+            jobs = _jobs(batch)
+            for job in jobs:
                 taken = {i for j, i in batch if j is job}
                 job.untaken = [i for i in job.untaken if i not in taken]
                 self._pending -= len(taken)
                 if not job.untaken:
                     self._queue.remove(job)
-            self._last_jobs = len({id(job) for job, _ in batch})
+            self._last_jobs = len(jobs)
             depth = self._pending
             if depth:
                 self._cond.notify()  # texts left: a free worker can take them now
@@ -313,7 +318,7 @@ class MicroBatcher:
                 out = backend.embed(items, key[1], self._batch_size)
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
             self._hooks.busy(time.perf_counter() - started)
-            jobs = list({id(job): job for job, _ in batch}.values())
+            jobs = _jobs(batch)
             if len(jobs) > 1:  # one request's input must not fail its neighbours: run each's part alone
                 for job in jobs:
                     self._run(backend, key, [part for part in batch if part[0] is job])
