@@ -155,9 +155,10 @@ async def load(port: int, requests: list[list[str]], concurrency: int, model: st
         finally:
             conn.close()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return {"seconds": time.perf_counter() - start, "latencies": latencies, "errors": errors}
+    return {"seconds": time.perf_counter() - start, "latencies": latencies, "errors": errors,
+            "client_cpu": time.process_time() - cpu}
 
 
 def start_server(model: str, port: int, threads: int, extra: list[str]) -> subprocess.Popen:
@@ -324,7 +325,7 @@ def main() -> int:
     cache = tempfile.TemporaryDirectory(prefix="stcompat-bench-serve-")  # on-the-fly exports, made at start-up
     servers: dict[str, tuple[int, subprocess.Popen]] = {}
     bare_seconds = bare_cpu = 0.0
-    stats = {b: {"seconds": 0.0, "cpu": 0.0, "latencies": [], "errors": [], "single": [], "cold": []} for b in backends}
+    stats = {b: {"seconds": 0.0, "cpu": 0.0, "client_cpu": 0.0, "latencies": [], "errors": [], "single": [], "cold": []} for b in backends}
     bare_single: list[float] = []
     bare_cold: list[float] = []
     try:
@@ -348,6 +349,7 @@ def main() -> int:
                 s = stats[backend]
                 s["cpu"] += cpu_seconds(server.pid) - cpu
                 s["seconds"] += result["seconds"]
+                s["client_cpu"] += result["client_cpu"]
                 s["latencies"] += result["latencies"]
                 s["errors"] += result["errors"]
         after = {b: server_counters(port) for b, (port, _) in servers.items()}
@@ -396,7 +398,7 @@ def main() -> int:
               f"{len(requests) / s['seconds']:,.0f} requests/s; ratio to bare encode {rate / bare_rate:.2f}x")
         print(f"  errors {len(s['errors'])}, latency p50 {statistics.median(lat) * 1000:.1f} ms, "
               f"p99 {_pct(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
-        print(f"  server CPU {s['cpu']:.1f} s; worker time in encode {busy:.1f} s of {s['seconds']:.1f} s wall; "
+        print(f"  server CPU {s['cpu']:.1f} s, load generator's CPU {s['client_cpu']:.1f} s; worker time in encode {busy:.1f} s of {s['seconds']:.1f} s wall; "
               f"{cycle:.0f} texts per micro-batch on average; CPU per sentence, bare / serve: "
               f"{bare_cpu / s['cpu']:.2f}x")
         if rss_warm[backend]:

@@ -1,9 +1,10 @@
-"""The torch backend's direct forward batches, on a real fixture saved by sentence-transformers 6.2.0.
+"""The torch backend's padded (``direct``) forward batches, on a real fixture saved by sentence-transformers 6.2.0.
 
 A worker cycle tokenizes its texts once (for ``usage``) and cuts every forward batch's rows out of that
 tokenization. These tests hold that to what matters: the vectors equal ``model.encode`` of the same texts
 with every saved prompt, the token counts are those of each text tokenized alone, and the rows cut out are
-exactly what tokenizing those texts alone gives, whichever side the tokenizer pads on.
+exactly what tokenizing those texts alone gives, whichever side the tokenizer pads on. This fixture packs
+(test_packing.py); the padded batches serve where packing does not match encode, so they are chosen by hand.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def test_forward_batches_cut_from_one_tokenization_equal_encode():
 
     loaded = load_model(str(PROMPTS), device="cpu")
     backend = TorchEmbedder(loaded, None)
+    backend._mode = "direct"
     assert backend.describe()["batches"] == "direct"
     for name in (None, *backend.capabilities.prompts):
         got = backend.embed(TEXTS, name, 4)  # two forward batches: the 4 longest, the 2 shortest
@@ -55,7 +57,7 @@ def test_rows_cut_out_are_those_texts_tokenized_alone(side):
 
 
 def test_the_encode_path_serves_the_same_vectors_where_direct_batches_are_not_used():
-    """Where the direct batches did not match encode at load (older sentence-transformers, another device),
+    """Where neither packed nor padded batches matched encode at load (older sentence-transformers, another device),
     forward batches go through encode itself. Only sentence-transformers 6.2.0 is installed here, so the switch
     is turned by hand: the path under test is the real one, on the real model."""
     from stcompat.fingerprint.embed import load_model
@@ -63,8 +65,9 @@ def test_the_encode_path_serves_the_same_vectors_where_direct_batches_are_not_us
 
     loaded = load_model(str(PROMPTS), device="cpu")
     backend = TorchEmbedder(loaded, None)
+    backend._mode = "direct"
     direct = {name: backend.embed(TEXTS, name, 4) for name in (None, "document")}
-    backend._direct = False
+    backend._mode = "encode"
     assert backend.describe()["batches"] == "encode"
     for name, want in direct.items():
         got = backend.embed(TEXTS, name, 4)

@@ -155,6 +155,6 @@ def test_a_thread_instance_runs_on_the_threads_asked_and_the_callers_setting_is_
         assert float(np.abs(np.array([d["embedding"] for d in answer]) - rotated).max()) <= 1e-6
     assert info["instance_mode"] == "thread" and info["instance_processes"] == [] and info["instances"] == 2
     assert info["backend"]["threads"] == 1
-    # This release's encode loop body, run without encode's per-call set-up, matched encode at load: it serves.
-    assert info["backend"]["batches"] == "direct"
+    # Packed rows (several texts per row, no padding) matched encode at load in each instance's thread: they serve.
+    assert info["backend"]["batches"] == "packed"
     assert float(np.abs(np.array([d["embedding"] for d in got]) - want).max()) <= 1e-6

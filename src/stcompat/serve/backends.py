@@ -23,6 +23,8 @@ from ..vocab import ModelKind
 if TYPE_CHECKING:
     import numpy as np
 
+    from .packing import Layout
+
     from ..fingerprint.embed import LoadedModel
     from .config import ServeConfig
 
@@ -125,9 +127,14 @@ def _preprocess(model: Any, inputs: Sequence[Any], prompt: str | None) -> Mappin
 def _counts(features: Mapping[str, Any]) -> tuple[int, ...]:
     """Tokens per input in tokenized features (padding excluded)."""
     mask = features.get("attention_mask")
-    if mask is None:
-        return tuple(len(ids) for ids in features["input_ids"])
-    return tuple(int(n) for n in mask.sum(dim=1).tolist())
+    if mask is not None:
+        return tuple(int(n) for n in mask.sum(dim=1).tolist())
+    ids, offsets = features["input_ids"], features.get("offsets")
+    if offsets is not None and getattr(ids, "dim", lambda: 2)() == 1:
+        # StaticEmbedding: every text's ids end to end, ``offsets`` where each begins (an EmbeddingBag's input).
+        bounds = [int(b) for b in offsets.tolist()] + [len(ids)]
+        return tuple(end - begin for begin, end in zip(bounds, bounds[1:]))
+    return tuple(len(row) for row in ids)
 
 
 def _token_counts(model: Any, inputs: Sequence[Any], prompt: str | None) -> tuple[int, ...]:
@@ -179,58 +186,116 @@ class TorchEmbedder(Backend):
             truncate_dim=getattr(st, "truncate_dim", None), max_seq_length=getattr(st, "max_seq_length", None),
             truncatable=truncatable,
         )
-        self._direct = self._direct_matches_encode()
+        from .packing import PackedTransformer
+
+        self._packed = PackedTransformer.of(st)
+        self._mode = self._batching_mode()
 
     @property
     def capabilities(self) -> Capabilities:
         return self._caps
 
-    def _forward(self, features: Mapping[str, Any]) -> "np.ndarray":
-        """One forward batch as the body of encode's own loop runs it (the modules, ``sentence_embedding``, the
-        saved truncate_dim), without the set-up encode repeats on every call (eval() over every module, device
-        resolution, a length sort): ~1 ms a call, a request's worth at concurrency 1."""
-        embeddings = self._st(features)["sentence_embedding"]
+    def _sentence_embeddings(self, features: Mapping[str, Any]) -> "np.ndarray":
+        """The saved truncate_dim applied to a forward's ``sentence_embedding``, as float32 rows."""
+        embeddings = features["sentence_embedding"]
         if self._caps.truncate_dim is not None:
             embeddings = embeddings[..., : self._caps.truncate_dim]
         return embeddings.float().numpy()
 
+    def _forward(self, features: Mapping[str, Any]) -> "np.ndarray":
+        """One forward batch as the body of encode's own loop runs it (the modules, ``sentence_embedding``, the
+        saved truncate_dim), without the set-up encode repeats on every call (eval() over every module, device
+        resolution, a length sort): ~1 ms a call, a request's worth at concurrency 1."""
+        return self._sentence_embeddings(self._st(features))
+
+    def _forward_packed(self, features: Mapping[str, Any], placed: "Layout") -> "np.ndarray":
+        """One forward of packed rows (serve/packing.py), then the pipeline's other modules as the model's own
+        forward runs them (pooling, dense, normalize: per text, on the token embeddings put back in rows)."""
+        features = self._packed(features, placed)
+        for module in list(self._st)[1:]:
+            features = module(features)
+        return self._sentence_embeddings(features)
+
     def _embed_direct(self, texts: Sequence[str], prompt: str | None, batch_size: int) -> Encoded:
         """``embed`` through ``_forward``: the texts are tokenized once, for ``usage`` and for every forward batch
-        (sorted by token count, each batch's rows cut out of the one tokenization: ~3% of a cycle's time here)."""
+        (sorted by token count, each batch's rows cut out of the one tokenization: ~3% of a cycle's time here).
+        Where packing is admitted, forward batches are packed rows instead (``batch_size`` rows each)."""
         import numpy as np
 
         features = _preprocess(self._st, texts, prompt)
         tokens = _counts(features)
+        if self._mode == "packed" and self._packed.packable(features):
+            return Encoded(self._embed_packed(features, batch_size), tokens)
         order = sorted(range(len(texts)), key=lambda i: -tokens[i])
         chunks = [self._forward(_rows(features, order[k:k + batch_size])) for k in range(0, len(order), batch_size)]
         values = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
         values[order] = np.concatenate(chunks)
         return Encoded(values, tokens)
 
-    def _direct_matches_encode(self) -> bool:
-        """Whether ``_embed_direct`` gives what ``encode`` gives here, measured at load on texts of several lengths
-        in forward batches of two, with every saved prompt (max |diff| <= 1e-6); where it does not (an older
-        sentence-transformers without ``preprocess``, a device other than the CPU, a pipeline whose encode does
-        more, features that cannot be cut into rows), encode serves."""
+    def _embed_packed(self, features: Mapping[str, Any], batch_size: int) -> "np.ndarray":
+        """All the texts of ``features`` laid out in packed rows, run ``batch_size`` rows per forward (each
+        forward's texts cut out of the one tokenization); rows back in input order."""
+        import numpy as np
+
+        from .packing import Layout
+
+        placed = self._packed.rows_for(features)
+        in_row: list[list[int]] = [[] for _ in range(placed.rows)]
+        for text, row in enumerate(placed.row):
+            in_row[row].append(text)
+        values: np.ndarray | None = None
+        forwards = -(-placed.rows // batch_size)
+        bounds = [round(k * placed.rows / forwards) for k in range(forwards + 1)]  # equal parts, none tiny
+        for first, last in zip(bounds, bounds[1:]):
+            members = [text for row in range(first, last) for text in in_row[row]]
+            part = Layout(placed.width, tuple(placed.row[t] - first for t in members),
+                          tuple(placed.offset[t] for t in members), last - first)
+            out = self._forward_packed(_rows(features, members), part)
+            if values is None:
+                values = np.empty((len(placed.row), out.shape[1]), dtype=np.float32)
+            values[members] = out
+        assert values is not None
+        return values
+
+    def _batching_mode(self) -> str:
+        """How this instance runs its forward batches: ``packed`` (serve/packing.py), ``direct`` (padded forward
+        batches cut from one tokenization) or ``encode`` (the model's own encode, per forward batch). Each of the
+        first two is used only where it gives what ``encode`` gives here, measured at load on texts of several
+        lengths with every saved prompt (max |diff| <= 1e-6): packed in rows run one per forward, with texts
+        sharing rows; direct in forward batches of two. Where neither does (an older sentence-transformers
+        without ``preprocess``, a device other than the CPU, a pipeline whose encode does more, features that
+        cannot be cut into rows), encode serves."""
         import numpy as np
         import torch
 
         if not hasattr(self._st, "preprocess") or str(self._loaded.device) != "cpu":
-            return False
+            return "encode"
         texts = ["a", "The cat sits on the mat.", "Embeddings for search, ranked by cosine similarity. " * 3,
                  "Ünïcödé, ponctuation ; et chiffres 12345?"]
-        try:
-            with torch.inference_mode():
-                for name in (None, *self._caps.prompts):
-                    want = self._st.encode(texts, prompt_name=name, batch_size=len(texts), show_progress_bar=False,
-                                           convert_to_numpy=True)
-                    got = self._embed_direct(texts, self._prompt(name), 2).values
-                    if got.shape != want.shape or float(np.abs(got - want).max()) > 1e-6:
-                        return False
-        except Exception:  # noqa: BLE001 - any difference in how this release runs a batch: encode it is
-            return False
-        self._st.eval()  # encode did, once; _forward relies on it (no dropout)
-        return True
+        modes = (["packed"] if self._packed is not None else []) + ["direct"]
+        with torch.inference_mode():
+            try:
+                wanted = {name: self._st.encode(texts, prompt_name=name, batch_size=len(texts),
+                                                show_progress_bar=False, convert_to_numpy=True)
+                          for name in (None, *self._caps.prompts)}
+            except Exception:  # noqa: BLE001 - encode itself failing here fails the same way when serving
+                return "encode"
+            self._st.eval()  # encode did, once; the other modes rely on it (no dropout)
+            for mode in modes:
+                self._mode = mode
+                try:
+                    if all(self._matches(want, self._embed_direct(texts, self._prompt(name), 1 if mode == "packed"
+                                                                  else 2).values) for name, want in wanted.items()):
+                        return mode
+                except Exception:  # noqa: BLE001 - any difference in how this release runs a batch: not this mode
+                    continue
+        return "encode"
+
+    @staticmethod
+    def _matches(want: "np.ndarray", got: "np.ndarray") -> bool:
+        import numpy as np
+
+        return got.shape == want.shape and float(np.abs(got - want).max()) <= 1e-6
 
     @property
     def loaded(self) -> "LoadedModel":
@@ -251,7 +316,7 @@ class TorchEmbedder(Backend):
         import torch
 
         with torch.inference_mode():
-            if self._direct:
+            if self._mode != "encode":
                 return self._embed_direct(texts, self._prompt(prompt_name), batch_size)
             kwargs: dict[str, Any] = {"batch_size": batch_size, "show_progress_bar": False, "convert_to_numpy": True}
             if prompt_name is not None:
@@ -270,7 +335,7 @@ class TorchEmbedder(Backend):
         return {**_torch_info(self._st, self._loaded.device, self.threads), "batches": self._batches()}
 
     def _batches(self) -> str:
-        return "direct" if self._direct else "encode"
+        return self._mode
 
 
 class TorchReranker(Backend):

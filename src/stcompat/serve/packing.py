@@ -1,0 +1,162 @@
+"""Packed forward passes: several texts share one row of the transformer, and no row is padding.
+
+A padded forward batch computes every layer for ``texts x longest`` token positions. Short texts of mixed
+lengths waste much of that: the server's micro-batches hold the ~100 texts in flight, not the whole corpus
+a bare ``encode`` sorts, so their forward batches span a wide range of lengths. Packing places the texts
+end to end in rows of ``width`` tokens (best fit, longest first), gives each token the position it has when
+its text is encoded alone, and masks attention so that a token sees only its own text's tokens (a
+block-diagonal additive mask; the unused tail of a row attends only to itself, so it stays finite and
+nobody reads it). The linear layers, most of the cost, then run on real tokens only; attention runs on
+``width``-long rows, a few percent more than each text's own square.
+
+Measured here (all-MiniLM-L6-v2, micro-batches of 84 texts of 4-16 words, 2 threads): 938-1,072 texts/s
+packed against 745-814 for padded forward batches of 32 sorted by token count, and 771-850 for one bare
+``encode`` of all the texts at once; one thread, micro-batches of 42: 539 against 379. Widths of 32-64 did
+best (rows 128 wide: 884, 256: 780: attention grows with the square of the width).
+
+Not every model can run this way, and the server never assumes it can: ``PackedTransformer.of`` declines a
+first module it does not recognise, and the embedder admits packing only when packed batches give what
+the model's own ``encode`` gives (max |diff| <= 1e-6, measured at load), as it does for its padded batches.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+MIN_WIDTH = 32
+"""Row width in tokens when every text is shorter (a row is never narrower than the longest text)."""
+
+_TEXT_KEYS = frozenset({"input_ids", "attention_mask", "token_type_ids"})
+"""Tensor features a packed text forward knows how to lay out; any other tensor feature (images, audio,
+a model's own extra inputs) and the batch is not packed."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each text of a batch sits in the packed rows."""
+
+    width: int
+    """Tokens per row."""
+    row: tuple[int, ...]
+    """Per text (in input order): the row it is placed in."""
+    offset: tuple[int, ...]
+    """Per text: the position of its first token in that row."""
+    rows: int
+    """Number of rows."""
+
+
+def layout(lengths: Sequence[int], width: int) -> Layout:
+    """Texts of ``lengths`` tokens placed in rows of ``width`` (>= the longest): best fit, longest first.
+
+    Best fit keeps rows full with one pass over free-space buckets (a row's free space is an integer below
+    ``width``), so placing n texts costs O(n x width) at worst, not O(n x rows)."""
+    if lengths and max(lengths) > width:
+        raise ValueError(f"a text of {max(lengths)} tokens does not fit in rows of {width}")
+    row = [0] * len(lengths)
+    offset = [0] * len(lengths)
+    free_rows: dict[int, list[int]] = {}  # free space -> rows that have exactly that much left
+    used: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        need = lengths[i]
+        fit = next((space for space in range(need, width) if free_rows.get(space)), None)
+        if fit is None:
+            r = len(used)
+            used.append(0)
+        else:
+            r = free_rows[fit].pop()
+        row[i], offset[i] = r, used[r]
+        used[r] += need
+        free_rows.setdefault(width - used[r], []).append(r)
+    return Layout(width, tuple(row), tuple(offset), len(used))
+
+
+class PackedTransformer:
+    """The first module of a SentenceTransformer (a Hugging Face encoder) run on packed rows."""
+
+    def __init__(self, module: Any, model: Any, output_name: str) -> None:
+        self._model = model
+        self._output_name = output_name
+        # Positions as the model numbers a text of its own: 0.. for BERT-style embeddings; padding_idx + 1..
+        # for RoBERTa-style ones (which derive them from input_ids when given none).
+        embeddings = getattr(model, "embeddings", None)
+        padding_idx = getattr(embeddings, "padding_idx", None)
+        self._first_position = padding_idx + 1 if isinstance(padding_idx, int) else 0
+        self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
+
+    @classmethod
+    def of(cls, st: Any) -> "PackedTransformer | None":
+        """The packed form of ``st``'s first module, or None where it is not a text encoder this can lay out:
+        not sentence-transformers' Transformer module, a model method other than ``forward`` returning
+        ``last_hidden_state``, no ``position_ids`` argument, or every layer's states asked for."""
+        modules = list(st)
+        if len(modules) < 2 or type(modules[0]).__name__ != "Transformer":
+            return None
+        first = modules[0]
+        model = getattr(first, "auto_model", None) or getattr(first, "model", None)
+        if model is None or not callable(getattr(model, "forward", None)):
+            return None
+        config = getattr(first, "modality_config", None)
+        if config is not None:  # sentence-transformers >= 6: how the module calls its model, per modality
+            text = config.get("text") if isinstance(config, Mapping) else None
+            if not isinstance(text, Mapping) or text.get("method") != "forward" or \
+                    text.get("method_output_name") not in ("last_hidden_state", ("last_hidden_state",)):
+                return None
+        if getattr(getattr(model, "config", None), "output_hidden_states", False):
+            return None
+        try:
+            parameters = inspect.signature(model.forward).parameters
+        except (TypeError, ValueError):
+            return None
+        if "position_ids" not in parameters or "attention_mask" not in parameters:
+            return None
+        return cls(first, model, getattr(first, "module_output_name", None) or "token_embeddings")
+
+    @staticmethod
+    def packable(features: Mapping[str, Any]) -> bool:
+        """Whether a batch's features are text only (ids, mask, token types), as this lays them out."""
+        import torch
+
+        if "input_ids" not in features or "attention_mask" not in features:
+            return False
+        return all(key in _TEXT_KEYS for key, value in features.items() if isinstance(value, torch.Tensor))
+
+    def rows_for(self, features: Mapping[str, Any]) -> Layout:
+        """How the texts of ``features`` are laid out (rows of MIN_WIDTH, or the longest text's length)."""
+        lengths = features["attention_mask"].sum(dim=1).tolist()
+        return layout([int(n) for n in lengths], max(MIN_WIDTH, max(lengths, default=1)))
+
+    def __call__(self, features: Mapping[str, Any], placed: Layout) -> dict[str, Any]:
+        """``features`` with the first module's output (token embeddings, shaped and padded as the padded
+        forward's: one row per text), computed on the packed rows of ``placed``."""
+        import torch
+
+        mask = features["attention_mask"].bool()
+        texts, columns = mask.shape
+        width, total = placed.width, placed.rows * placed.width
+        # The k-th real token of text i goes to row[i], offset[i] + k: wherever the tokenizer put the padding.
+        within = mask.long().cumsum(dim=1) - 1
+        start = torch.tensor(placed.row, dtype=torch.long) * width + torch.tensor(placed.offset, dtype=torch.long)
+        destination = (start[:, None] + within)[mask]
+        input_ids = torch.zeros(total, dtype=features["input_ids"].dtype)
+        input_ids[destination] = features["input_ids"][mask]
+        positions = torch.zeros(total, dtype=torch.long)
+        positions[destination] = within[mask] + self._first_position
+        # Each text's tokens share a segment id; each unused slot is a segment of its own (it attends to itself).
+        segment = -1 - torch.arange(total)
+        segment[destination] = torch.arange(texts)[:, None].expand(texts, columns)[mask]
+        segment = segment.view(placed.rows, width)
+        dtype = next(self._model.parameters()).dtype
+        apart = segment[:, None, :, None] != segment[:, None, None, :]
+        additive = torch.zeros(apart.shape, dtype=dtype).masked_fill_(apart, torch.finfo(dtype).min)
+        kwargs: dict[str, Any] = {"input_ids": input_ids.view(placed.rows, width), "attention_mask": additive,
+                                  "position_ids": positions.view(placed.rows, width), "return_dict": True}
+        if self._takes_token_types and "token_type_ids" in features:
+            token_types = torch.zeros(total, dtype=features["token_type_ids"].dtype)
+            token_types[destination] = features["token_type_ids"][mask]
+            kwargs["token_type_ids"] = token_types.view(placed.rows, width)
+        hidden = self._model(**kwargs).last_hidden_state.reshape(total, -1)
+        tokens = hidden.new_zeros(texts, columns, hidden.shape[-1])
+        tokens[mask] = hidden[destination]
+        return {**features, self._output_name: tokens}
