@@ -70,6 +70,8 @@ def test_exported_backend_serves_what_encode_returns(backend, path, instances, t
         assert float(np.abs(raw - want).max()) <= 1e-5
         model_info = httpx.get(f"{srv.url}/info").json()["models"]["m"]
     shown = model_info["backend"]
+    # Padded forward batches through the runtime: packing would call the torch model the export stands in for.
+    assert shown["batches"] == "direct"
     assert len(model_info["instance_processes"]) == (instances if instances > 1 else 0)
     assert shown["backend"] == backend and shown["dtype"] == "float32"
     assert shown["admission"]["admitted"] and shown["admission"]["top_k"] == 10
@@ -164,3 +166,31 @@ def test_bf16_is_an_openvino_precision_and_needs_a_cpu_that_has_it(tmp_path):
     else:  # no native bf16: refused before anything is exported, with the CPU's capabilities named
         with pytest.raises(InputError, match="no native bf16"):
             prepare(_config("openvino", tmp_path / "cache", ("m", PLAIN), precision="bf16"))
+
+
+def test_an_exported_backend_never_runs_the_torch_model(tmp_path):
+    """The export stands in for the Transformer's forward; the torch model it was exported from stays loaded
+    beside it (the pipeline's other modules are torch). A hook on that torch model sees no call while serving."""
+    from stcompat.serve import prepare
+
+    state = prepare(_config("onnx", tmp_path / "cache", ("m", PLAIN)))
+    backend = state.models["m"].admitted.instances[0]
+    calls: list[int] = []
+    torch_model = backend.loaded.st[0].model
+    handle = torch_model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with running(state) as srv:
+            answer = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "m", "input": TEXTS * 4})
+        assert answer.status_code == 200 and len(answer.json()["data"]) == 16
+    finally:
+        handle.remove()
+    assert calls == []
+    # The same hook does see the torch backend's forward, packed or not: it would catch a call.
+    torch_state = prepare(_config("torch", tmp_path / "cache", ("m", PLAIN)))
+    torch_backend = torch_state.models["m"].admitted.instances[0]
+    handle = torch_backend.loaded.st[0].model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        torch_backend.embed(TEXTS, None, 8)
+    finally:
+        handle.remove()
+    assert calls

@@ -94,3 +94,25 @@ def test_models_packing_cannot_lay_out_are_served_by_encode(variant):
     # Tokens per text, as each text alone makes them (the StaticEmbedding's come as offsets, not rows).
     alone = [backend.embed([t], None, 4).tokens[0] for t in TEXTS[:8]]
     assert got.tokens[:8] == tuple(alone) and all(n > 0 for n in alone)
+
+
+def test_a_static_embedding_model_is_served_with_its_token_counts():
+    """End to end through a real server: a StaticEmbedding's vectors equal encode's, and ``usage`` counts the
+    ids its tokenizer made of each text (an EmbeddingBag's flat ids and offsets, not padded rows)."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("uvicorn")
+    from sentence_transformers import SentenceTransformer
+    from serve_helpers import running
+
+    from stcompat.serve import Batching, ModelSpec, ServeConfig, prepare
+
+    folder = fixture_path("6.2.0", "static")
+    state = prepare(ServeConfig(models=(ModelSpec("static", str(folder)),), port=0,
+                                batching=Batching(max_batch=32, batch_size=8)))
+    model = SentenceTransformer(str(folder), device="cpu")
+    with running(state) as srv:
+        answer = httpx.post(f"{srv.url}/v1/embeddings", json={"model": "static", "input": TEXTS[:8]}).json()
+    got = np.array([row["embedding"] for row in answer["data"]])
+    assert float(np.abs(got - model.encode(TEXTS[:8], convert_to_numpy=True)).max()) <= 1e-6
+    ids = model.preprocess(TEXTS[:8])["input_ids"]
+    assert answer["usage"]["prompt_tokens"] == len(ids) > 8

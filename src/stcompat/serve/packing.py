@@ -88,12 +88,17 @@ class PackedTransformer:
     @classmethod
     def of(cls, st: Any) -> "PackedTransformer | None":
         """The packed form of ``st``'s first module, or None where it is not a text encoder this can lay out:
-        not sentence-transformers' Transformer module, a model method other than ``forward`` returning
-        ``last_hidden_state``, no ``position_ids`` argument, or every layer's states asked for."""
+        not sentence-transformers' Transformer module, its forward replaced (an export's runtime), a model method
+        other than ``forward`` returning ``last_hidden_state``, no ``position_ids`` argument, or every layer's
+        states asked for."""
         modules = list(st)
         if len(modules) < 2 or type(modules[0]).__name__ != "Transformer":
             return None
         first = modules[0]
+        if "forward" in vars(first):
+            # Its forward was replaced on the instance (an exported backend runs its graph there): packing calls
+            # the module's model directly, which would bypass whatever now answers in its place.
+            return None
         model = getattr(first, "auto_model", None) or getattr(first, "model", None)
         if model is None or not callable(getattr(model, "forward", None)):
             return None
