@@ -79,7 +79,46 @@ def _guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _CodedUsageError(click.UsageError):
+    """A usage error click found (unknown option, bad choice, missing argument), shown as stcompat shows every
+    error in its input: ``error[STC004]: ...`` after click's usage line, exit status 2 as before."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        from .report.safe import one_line
+
+        if self.ctx is not None:
+            click.echo(f"{self.ctx.get_usage()}\nTry '{self.ctx.command_path} --help' for help.", err=True)
+        click.echo(f"error[STC004]: {one_line(self.format_message())}", err=True)
+
+
+def _coded(exc: click.UsageError) -> click.UsageError:
+    # NoArgsIsHelpError prints the help itself: a bare `stcompat` is not an error in its input.
+    if isinstance(exc, _CodedUsageError) or type(exc).__name__ == "NoArgsIsHelpError":
+        return exc
+    return _CodedUsageError(exc)
+
+
+class _Group(click.Group):
+    """The command group, with click's usage errors under the stable code every bad argument has (STC004):
+    those of the group's own options (make_context) and those of a command's (parsed inside invoke)."""
+
+    def make_context(self, *args, **kwargs):  # noqa: ANN002, ANN003 - click's signature
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _coded(exc) from None
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _coded(exc) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stcompat")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error (also STCOMPAT_DEBUG=1).")
 def main(debug: bool) -> None:

@@ -30,6 +30,30 @@ def test_missing_path_is_one_line_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args,says", [
+    (("inspect", "--format", "nope", "."), "Invalid value for '--format'"),
+    (("serve", "m", "--backend", "foo"), "Invalid value for '--backend'"),
+    (("nosuch",), "No such command 'nosuch'"),
+    (("--bogus",), "No such option '--bogus'"),
+    (("inspect",), "Missing argument 'PATHS...'"),
+    (("kb", "nosuch"), "No such command 'nosuch'"),
+])
+def test_usage_errors_carry_the_bad_argument_code(args, says):
+    """What click rejects before a command runs (a bad choice, an unknown option or command, a missing argument)
+    ends like every other error in the input: one error[STC004] line after the usage, exit status 2."""
+    result = run_cli(*args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error[STC004]: ") and says in last
+    assert result.stderr.startswith("Usage: ")
+
+
+def test_no_arguments_and_help_are_not_errors():
+    assert run_cli("--help").returncode == 0
+    bare = run_cli()
+    assert "error[STC004]" not in bare.stdout + bare.stderr and "Commands:" in bare.stdout + bare.stderr
+
+
 def test_file_and_empty_folder_are_not_models(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "f.txt").write_text("x")
