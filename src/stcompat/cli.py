@@ -657,7 +657,8 @@ def stamp_cmd(models: tuple[str, ...], dry_run: bool, check_only: bool, force: b
               help="Where instances run: worker threads in the server process, or worker processes (own GIL, "
                    "own copy of the model; a crash costs one batch).")
 @click.option("--max-batch", default=128, show_default=True, help="Texts a free worker gathers and takes its share of.")
-@click.option("--batch-size", default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--batch-size", default=32, show_default=True,
+              help="Texts per forward pass (packed rows per forward pass where the torch backend packs).")
 @click.option("--max-wait-ms", default=2.0, show_default=True, help="How long an idle worker waits for more.")
 @click.option("--max-inputs", default=2048, show_default=True, help="Texts per request.")
 @click.option("--max-chars", default=32768, show_default=True, help="Characters per text.")

@@ -61,7 +61,8 @@ class Batching:
     worker is free), sorted by length and encoded in forward batches. The more texts a call sorts, the less
     each forward batch pads: 64 cost ~15% against one global sort, 128 ~7%."""
     batch_size: int = 32
-    """Texts per forward pass inside a call (``encode(batch_size=...)``)."""
+    """Texts per forward pass inside a call (``encode(batch_size=...)``); where the torch backend packs its
+    forward batches (serve/packing.py), rows of packed texts per forward pass."""
     max_wait_ms: float = 2.0
     """How long an idle worker waits for more requests after the first one arrives."""
     instances: int = 1
