@@ -116,3 +116,42 @@ def test_a_static_embedding_model_is_served_with_its_token_counts():
     assert float(np.abs(got - model.encode(TEXTS[:8], convert_to_numpy=True)).max()) <= 1e-6
     ids = model.preprocess(TEXTS[:8])["input_ids"]
     assert answer["usage"]["prompt_tokens"] == len(ids) > 8
+
+
+def test_a_sliding_window_model_is_not_packed():
+    """ModernBERT's local layers see a window of their text, built into the mask the model makes itself; given
+    a 4D mask they use it as it is, so packed rows would let them see the whole text. Shown here on a tiny
+    random ModernBERT (8 tokens either side) in a real pipeline: packed anyway, a text within the window still matches and a
+    longer one does not; so packing declines the model, and its padded batches serve what encode gives."""
+    import torch
+    from transformers import ModernBertConfig, ModernBertModel
+
+    from stcompat.fingerprint.embed import load_model
+    from stcompat.serve.backends import TorchEmbedder, _preprocess
+    from stcompat.serve.packing import PackedTransformer
+
+    loaded = load_model(str(fixture_path("6.2.0", "bert_plain")), device="cpu")
+    st = loaded.st
+    torch.manual_seed(0)
+    config = ModernBertConfig(vocab_size=st.tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
+                              num_hidden_layers=2, num_attention_heads=2, local_attention=16,
+                              global_attn_every_n_layers=2, max_position_embeddings=512, pad_token_id=0,
+                              cls_token_id=st.tokenizer.cls_token_id, sep_token_id=st.tokenizer.sep_token_id,
+                              bos_token_id=None, eos_token_id=None)
+    st[0].model = ModernBertModel(config).eval()
+    assert PackedTransformer.of(st) is None
+    forced = PackedTransformer(st[0], st[0].model, "token_embeddings")
+    short, long = "hi there", "The cat sits on the mat, and the dog lies by the door all afternoon."
+    with torch.inference_mode():
+        for text, differs in ((short, False), (long, True)):
+            features = _preprocess(st, [text, "a b c"], None)
+            assert (int(features["attention_mask"][0].sum()) > 9) is differs  # a token sees 8 either side
+            out = forced(features, forced.rows_for(features))
+            for module in list(st)[1:]:
+                out = module(out)
+            want = st.encode([text, "a b c"], convert_to_tensor=True)
+            assert (float((out["sentence_embedding"] - want).abs().max()) > 1e-4) is differs
+    backend = TorchEmbedder(loaded, None)
+    assert backend.describe()["batches"] == "direct"
+    got = backend.embed([short, long] * 3, None, 4).values
+    assert float(np.abs(got - st.encode([short, long] * 3, convert_to_numpy=True)).max()) <= 1e-6

@@ -270,8 +270,10 @@ class TorchEmbedder(Backend):
 
         if not hasattr(self._st, "preprocess") or str(self._loaded.device) != "cpu":
             return "encode"
+        # One text longer than any model reads (truncated to max_seq_length, as encode truncates it): positions
+        # far into a row, and a row as wide as the model's longest.
         texts = ["a", "The cat sits on the mat.", "Embeddings for search, ranked by cosine similarity. " * 3,
-                 "Ünïcödé, ponctuation ; et chiffres 12345?"]
+                 "Ünïcödé, ponctuation ; et chiffres 12345?", " ".join(f"word{i} and more" for i in range(120))]
         modes = (["packed"] if self._packed is not None else []) + ["direct"]
         with torch.inference_mode():
             try:
@@ -283,6 +285,9 @@ class TorchEmbedder(Backend):
             self._st.eval()  # encode did, once; the other modes rely on it (no dropout)
             for mode in modes:
                 self._mode = mode
+                if mode == "packed" and not all(self._packed.packable(_preprocess(self._st, texts, self._prompt(name)))
+                                                for name in wanted):
+                    continue  # features packing does not lay out would go down the padded path unmeasured here
                 try:
                     if all(self._matches(want, self._embed_direct(texts, self._prompt(name), 1 if mode == "packed"
                                                                   else 2).values) for name, want in wanted.items()):

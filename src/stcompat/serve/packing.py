@@ -60,7 +60,8 @@ def layout(lengths: Sequence[int], width: int) -> Layout:
     used: list[int] = []
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
         need = lengths[i]
-        fit = next((space for space in range(need, width) if free_rows.get(space)), None)
+        # A text of no tokens (a tokenizer that adds none, an empty string) takes no room: any row holds it.
+        fit = next((space for space in range(need, width + 1) if free_rows.get(space)), None)
         if fit is None:
             r = len(used)
             used.append(0)
@@ -70,6 +71,18 @@ def layout(lengths: Sequence[int], width: int) -> Layout:
         used[r] += need
         free_rows.setdefault(width - used[r], []).append(r)
     return Layout(width, tuple(row), tuple(offset), len(used))
+
+
+def _windowed(config: Any) -> bool:
+    """Whether some attention layer of the model sees only a window of its text (ModernBERT's local layers,
+    sliding-window attention). Such a model builds the window into the mask it makes itself; given a 4D mask,
+    it uses that one as it is (transformers 5), so packed rows would let those layers see the whole text."""
+    if config is None:
+        return False
+    layer_types = getattr(config, "layer_types", None) or ()
+    if any("sliding" in str(kind) or "local" in str(kind) for kind in layer_types):
+        return True
+    return any(getattr(config, name, None) for name in ("sliding_window", "local_attention", "attention_window"))
 
 
 class PackedTransformer:
@@ -102,13 +115,14 @@ class PackedTransformer:
         model = getattr(first, "auto_model", None) or getattr(first, "model", None)
         if model is None or not callable(getattr(model, "forward", None)):
             return None
-        config = getattr(first, "modality_config", None)
-        if config is not None:  # sentence-transformers >= 6: how the module calls its model, per modality
-            text = config.get("text") if isinstance(config, Mapping) else None
+        modalities = getattr(first, "modality_config", None)
+        if modalities is not None:  # sentence-transformers >= 6: how the module calls its model, per modality
+            text = modalities.get("text") if isinstance(modalities, Mapping) else None
             if not isinstance(text, Mapping) or text.get("method") != "forward" or \
                     text.get("method_output_name") not in ("last_hidden_state", ("last_hidden_state",)):
                 return None
-        if getattr(getattr(model, "config", None), "output_hidden_states", False):
+        config = getattr(model, "config", None)
+        if getattr(config, "output_hidden_states", False) or _windowed(config):
             return None
         try:
             parameters = inspect.signature(model.forward).parameters
