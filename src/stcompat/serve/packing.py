@@ -9,10 +9,10 @@ block-diagonal additive mask; the unused tail of a row attends only to itself, s
 nobody reads it). The linear layers, most of the cost, then run on real tokens only; attention runs on
 ``width``-long rows, a few percent more than each text's own square.
 
-Measured here (all-MiniLM-L6-v2, micro-batches of 84 texts of 4-16 words, 2 threads): 938-1,072 texts/s
-packed against 745-814 for padded forward batches of 32 sorted by token count, and 771-850 for one bare
-``encode`` of all the texts at once; one thread, micro-batches of 42: 539 against 379. Widths of 32-64 did
-best (rows 128 wide: 884, 256: 780: attention grows with the square of the width).
+Measured here (bench/packing.py: all-MiniLM-L6-v2, calls of 84 texts of 4-16 words, 2 threads): packed
+1.19x one bare ``encode`` of all the texts at once, padded forward batches of 32 sorted by token count 0.93x;
+one thread, calls of 42: 1.12x against 0.82x. Rows 64 wide did as well (1.23x), 128 less (1.13x), 256 no
+better than the bare encode (0.99x): attention grows with the square of the width.
 
 Not every model can run this way, and the server never assumes it can: ``PackedTransformer.of`` declines a
 first module it does not recognise, and the embedder admits packing only when packed batches give what
