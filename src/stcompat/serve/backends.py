@@ -23,10 +23,9 @@ from ..vocab import ModelKind
 if TYPE_CHECKING:
     import numpy as np
 
-    from .packing import Layout
-
     from ..fingerprint.embed import LoadedModel
     from .config import ServeConfig
+    from .packing import Layout
 
 EMBED = "embeddings"
 RERANK = "rerank"
