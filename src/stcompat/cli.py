@@ -266,7 +266,10 @@ def matrix_cmd(paths: tuple[str, ...], releases: str, extra: tuple[str, ...], re
     # Targets keep their read boundary: a repo id in the HF cache is read through its blobs/.
     models = [target for arg in paths for target in targets_for(arg, cache_dir)]
     total = len(set(chosen) | ({reference} - {"current"})) + len(models) * (len(set(chosen)) + (reference == "current"))
-    with Progress(console=make_console(stderr=True), transient=True) as progress:
+    console = make_console(stderr=True)
+    # Off where stderr is not a terminal (CI logs, a pipe): a bar is noise there, and stopping one prints a line
+    # break that would come before an error's one line.
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("matrix", total=total)
         result = run_matrix(models, chosen, extra=extra, reference=reference, jobs=jobs, offline=offline,
                             timeout=timeout, torch=torch_spec, batch=batch, executor=runner, loader=loader,

@@ -149,6 +149,31 @@ def test_without_ray_the_ray_executor_is_one_line_error():
     assert 'pip install "stcompat[ray]"' in result.stderr
 
 
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_unreachable_cluster_is_one_line_error_at_once(scheme):
+    """Nothing listens at the address: STC704 in seconds, not Ray's minutes of retries and its own log lines
+    (a GCS address was retried for over 200 s here before this check), whether named by --address or RAY_ADDRESS."""
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    model = str(fixture_path("6.2.0", "bert_plain"))
+    began = time.monotonic()
+    result = _cli("matrix", model, "--st", "6.2.0", "--executor", "ray", "--address", f"{scheme}127.0.0.1:{port}")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error[STC704]: cannot reach Ray at {scheme}127.0.0.1:{port}: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    os.environ["RAY_ADDRESS"] = f"{scheme}127.0.0.1:{port}"
+    try:
+        from_env = _cli("matrix", model, "--st", "6.2.0", "--executor", "ray")
+    finally:
+        del os.environ["RAY_ADDRESS"]
+    assert from_env.returncode == 2 and from_env.stderr.startswith("error[STC704]: ")
+    assert time.monotonic() - began < 60
+
+
 def test_ray_options_need_the_ray_executor():
     model = str(fixture_path("6.2.0", "bert_plain"))
     result = _cli("matrix", model, "--st", "6.2.0", "--cpus-per-cell", "2")

@@ -36,6 +36,34 @@ from .executor import EnvReady, Done, Job, JobOutcome, failure_of, probe_job
 from .shipping import (OBJECT_LIMIT, PackedFolder, Transfer, default_copies_dir, materialise, pack, plan_transfers,
                        rewrite_paths)
 
+_CONNECT_TIMEOUT_S = 10.0
+"""How long the port of a named cluster may take to accept a TCP connection before STC704."""
+
+
+def _reachable(address: str) -> None:
+    """STC704 at once when nothing listens at a cluster's ``host:port`` (``ray://host:port`` or a GCS address).
+
+    Ray itself retries an unreachable GCS address for minutes, printing its own log lines, and a Ray Client
+    address for 30 s; a TCP connection tells in milliseconds. "auto" and what cannot be parsed are left to Ray."""
+    from urllib.parse import urlsplit
+
+    if address == "auto":
+        return
+    try:
+        parts = urlsplit(address if "://" in address else f"gcs://{address}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return
+    if not host or port is None:
+        return
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ExecutorError("STC704", f"cannot reach Ray at {address}: nothing accepts a connection at "
+                            f"{host}:{port} ({exc.strerror or exc})") from None
+
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.I)
 
 
@@ -116,6 +144,9 @@ class RayExecutor:
         """Connect (or start a local instance); True when this executor started it and must stop it."""
         if ray.is_initialized():  # the caller's own ray.init() (tests, notebooks): use it as it is
             return False
+        where = self.address or os.environ.get("RAY_ADDRESS")
+        if where:
+            _reachable(where)
         options: dict[str, Any] = {"address": self.address, "logging_level": logging.WARNING}
         if not self.address and not os.environ.get("RAY_ADDRESS"):
             options.update(include_dashboard=False, num_cpus=self.num_cpus)
