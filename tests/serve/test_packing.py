@@ -140,7 +140,7 @@ def test_a_sliding_window_model_is_not_packed():
                               bos_token_id=None, eos_token_id=None)
     st[0].model = ModernBertModel(config).eval()
     assert PackedTransformer.of(st) is None
-    forced = PackedTransformer(st[0], st[0].model, "token_embeddings")
+    forced = PackedTransformer(st[0].model, "token_embeddings")
     short, long = "hi there", "The cat sits on the mat, and the dog lies by the door all afternoon."
     with torch.inference_mode():
         for text, differs in ((short, False), (long, True)):

@@ -88,7 +88,7 @@ def _windowed(config: Any) -> bool:
 class PackedTransformer:
     """The first module of a SentenceTransformer (a Hugging Face encoder) run on packed rows."""
 
-    def __init__(self, module: Any, model: Any, output_name: str) -> None:
+    def __init__(self, model: Any, output_name: str) -> None:
         self._model = model
         self._output_name = output_name
         # Positions as the model numbers a text of its own: 0.. for BERT-style embeddings; padding_idx + 1..
@@ -130,7 +130,7 @@ class PackedTransformer:
             return None
         if "position_ids" not in parameters or "attention_mask" not in parameters:
             return None
-        return cls(first, model, getattr(first, "module_output_name", None) or "token_embeddings")
+        return cls(model, getattr(first, "module_output_name", None) or "token_embeddings")
 
     @staticmethod
     def packable(features: Mapping[str, Any]) -> bool:
@@ -146,9 +146,10 @@ class PackedTransformer:
         lengths = features["attention_mask"].sum(dim=1).tolist()
         return layout([int(n) for n in lengths], max(MIN_WIDTH, max(lengths, default=1)))
 
-    def __call__(self, features: Mapping[str, Any], placed: Layout) -> dict[str, Any]:
-        """``features`` with the first module's output (token embeddings, shaped and padded as the padded
-        forward's: one row per text), computed on the packed rows of ``placed``."""
+    def inputs(self, features: Mapping[str, Any], placed: Layout) -> tuple[dict[str, Any], Any]:
+        """The model's keyword arguments for the packed rows of ``placed`` (ids, positions, token types, the 4D
+        additive mask), and where each real token of ``features`` went in the flattened rows (in the order
+        ``features["attention_mask"].bool()`` selects them)."""
         import torch
 
         mask = features["attention_mask"].bool()
@@ -170,12 +171,20 @@ class PackedTransformer:
         apart = segment[:, None, :, None] != segment[:, None, None, :]
         additive = torch.zeros(apart.shape, dtype=dtype).masked_fill_(apart, torch.finfo(dtype).min)
         kwargs: dict[str, Any] = {"input_ids": input_ids.view(placed.rows, width), "attention_mask": additive,
-                                  "position_ids": positions.view(placed.rows, width), "return_dict": True}
+                                  "position_ids": positions.view(placed.rows, width)}
         if self._takes_token_types and "token_type_ids" in features:
             token_types = torch.zeros(total, dtype=features["token_type_ids"].dtype)
             token_types[destination] = features["token_type_ids"][mask]
             kwargs["token_type_ids"] = token_types.view(placed.rows, width)
-        hidden = self._model(**kwargs).last_hidden_state.reshape(total, -1)
-        tokens = hidden.new_zeros(texts, columns, hidden.shape[-1])
+        return kwargs, destination
+
+    def __call__(self, features: Mapping[str, Any], placed: Layout) -> dict[str, Any]:
+        """``features`` with the first module's output (token embeddings, shaped and padded as the padded
+        forward's: one row per text), computed on the packed rows of ``placed``."""
+        kwargs, destination = self.inputs(features, placed)
+        hidden = self._model(**kwargs, return_dict=True).last_hidden_state
+        hidden = hidden.reshape(placed.rows * placed.width, -1)
+        mask = features["attention_mask"].bool()
+        tokens = hidden.new_zeros(*mask.shape, hidden.shape[-1])
         tokens[mask] = hidden[destination]
         return {**features, self._output_name: tokens}
