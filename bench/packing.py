@@ -1,4 +1,4 @@
-"""Packed forward batches (serve/packing.py) against padded ones and a bare ``model.encode``, in-process.
+"""Packed forward batches (convert/packing.py) against padded ones and a bare ``model.encode``, in-process.
 
 The server's torch backend runs each micro-batch's texts either packed (several texts per row, no padding)
 or as padded forward batches sorted by token count. This measures both on the same calls, the way the
@@ -36,7 +36,7 @@ def main() -> int:
 
     from serve import make_requests
     from stcompat.fingerprint.embed import load_model
-    from stcompat.serve import packing
+    from stcompat.convert import packing
     from stcompat.serve.backends import TorchEmbedder
 
     if args.threads:

@@ -62,6 +62,9 @@ def test_fp32_onnx_export_is_admitted_with_its_figures(onnx_export):
     m = result.manifest
     assert m.runtime == "onnx" and m.quantize is None and m.graph == "onnx/model.onnx"
     assert (out / m.graph).is_file() and set(m.inputs) == {"input_ids", "attention_mask", "token_type_ids"}
+    # The same forward on packed rows, beside it: what the runtime runs (and so what was admitted).
+    assert m.packed_graph == "onnx/model_packed.onnx" and (out / m.packed_graph).is_file()
+    assert m.packed_inputs == ("input_ids", "token_type_ids", "position_ids", "attention_mask")
     fig = result.admission
     assert fig.admitted and fig.top_k == 10 and fig.topk_agreement == 1.0 and fig.threshold == 0.99
     assert fig.max_abs_diff <= 1e-5 and fig.band in ("identical", "noise") and fig.rows >= 100
@@ -80,16 +83,74 @@ def test_fp32_onnx_export_encodes_like_torch_with_the_saved_prompts(onnx_export)
     result, parent, _, _ = onnx_export
     out = parent / "onnx"
     manifest = read_manifest(out)
-    exported, runtime = load_exported(out, manifest.graph, "onnx")
-    assert runtime["runtime"] == "onnxruntime"
     reference = _torch(PROMPTS)
     assert reference.default_prompt_name  # the default prompt applies around the graph too
-    for kwargs in ({}, {"prompt_name": "document"}, {"prompt": ""}):
-        got = exported.st.encode(TEXTS, **kwargs)
-        want = reference.encode(TEXTS, **kwargs)
-        assert got.shape == want.shape and float(np.abs(got - want).max()) <= 1e-5, kwargs
-    # The graph really runs: the torch weights of the exported copy are not what answers.
-    assert type(exported.st[0].forward).__name__ == "RuntimeForward"
+    # Packed rows (what serve runs), and the padded graph alone (an export written before packed graphs).
+    for packed, rows in ((manifest.packed_graph, "packed"), (None, "padded")):
+        exported, runtime = load_exported(out, manifest.graph, "onnx", packed=packed)
+        assert runtime["runtime"] == "onnxruntime" and runtime["rows"] == rows
+        for kwargs in ({}, {"prompt_name": "document"}, {"prompt": ""}):
+            got = exported.st.encode(TEXTS, **kwargs)
+            want = reference.encode(TEXTS, **kwargs)
+            assert got.shape == want.shape and float(np.abs(got - want).max()) <= 1e-5, (rows, kwargs)
+        # The graph really runs: the torch weights of the exported copy are not what answers.
+        assert type(exported.st[0].forward).__name__ == "RuntimeForward"
+
+
+def test_packed_rows_hold_several_texts_in_few_shapes_and_each_text_keeps_its_vector(tmp_path):
+    """The runtime lays a forward batch's texts end to end in rows of 32 tokens (as the torch backend does) and
+    rounds the rows up as it rounds padded batches: OpenVINO meets a handful of shapes, texts share rows, a text
+    longer than a row gets a row of its own length, and every vector is the one torch gives."""
+    from stcompat.convert.export_runtime import load_exported
+
+    result = export_module.export(TRUNC, tmp_path / "ov", "openvino")
+    m = result.manifest
+    assert m.packed_graph == "openvino/openvino_model_packed.xml" and result.admission.admitted
+    exported, runtime = load_exported(tmp_path / "ov", m.graph, "openvino", packed=m.packed_graph)
+    assert runtime["rows"] == "packed"
+    forward = exported.st[0].forward
+    real_runner, packer = forward._packed
+    shapes, mask_shapes = [], []
+
+    class Recording:  # the real packed runner, noting what it is given
+        inputs = real_runner.inputs
+
+        def __call__(self, feeds):
+            shapes.append(feeds["input_ids"].shape)
+            mask_shapes.append(feeds["attention_mask"].shape)
+            return real_runner(feeds)
+
+    forward._packed = (Recording(), packer)
+    texts = [" ".join(["word"] * (1 + i % 7)) + f" {i}" for i in range(40)]
+    want = _torch(TRUNC).encode(texts)
+    for size in (1, 3, 8, 40):
+        got = exported.st.encode(texts[:size], batch_size=size)
+        assert got.shape == want[:size].shape and float(np.abs(got - want[:size]).max()) <= 1e-5
+    assert {width for _, width in shapes} == {32}
+    assert all(rows < size for (rows, _), size in zip(shapes[1:], (3, 8, 40)))  # texts share rows
+    assert shapes[-1][0] % 8 == 0  # 8 rows and more: a multiple of 8
+    assert all(mask == (rows, 1, width, width) for mask, (rows, width) in zip(mask_shapes, shapes))
+    long = "a long text " * 40
+    got = exported.st.encode([long, "x"])
+    assert float(np.abs(got - _torch(TRUNC).encode([long, "x"])).max()) <= 1e-5
+    assert shapes[-1][1] > 32  # as wide as the longest text
+
+
+def test_a_manifest_without_a_packed_graph_runs_padded_and_one_outside_the_folder_is_refused(onnx_export, tmp_path):
+    from stcompat.convert.export_runtime import read_manifest
+
+    result, parent, _, _ = onnx_export
+    older = tmp_path / "older"
+    shutil.copytree(parent / "onnx", older)
+    path = older / "stcompat-export.json"
+    raw = json.loads(path.read_text())
+    path.write_text(json.dumps({k: v for k, v in raw.items() if not k.startswith("packed")}))
+    manifest = read_manifest(older)
+    assert manifest.packed_graph is None and manifest.packed_inputs == () and manifest.graph == "onnx/model.onnx"
+    path.write_text(json.dumps({**raw, "packed_graph": "../elsewhere.onnx"}))
+    with pytest.raises(InputError) as caught:
+        read_manifest(older)
+    assert caught.value.code == "STC004" and "outside the folder" in caught.value.message
 
 
 def test_openvino_export_keeps_truncate_dim(tmp_path):
@@ -111,8 +172,10 @@ def test_openvino_meets_a_bounded_set_of_shapes_and_each_text_keeps_its_vector(t
     from stcompat.convert.export_runtime import load_exported
 
     result = export_module.export(TRUNC, tmp_path / "ov", "openvino")
+    # The padded graph alone (packed=None): what runs an export that has no packed graph.
     exported, runtime = load_exported(tmp_path / "ov", result.manifest.graph, "openvino")
     assert runtime["shape_buckets"] == {"batch": 8, "sequence": 1}  # fp32: the sequence is left as it comes
+    assert runtime["rows"] == "padded"
     forward = exported.st[0].forward
     real_runner, shapes = forward._runner, []
 
@@ -222,3 +285,33 @@ def test_cli_export_prints_its_figures(tmp_path):
     assert body["runtime"] == "onnx" and body["admission"]["admitted"] and body["admission"]["top_k"] == 10
     assert (tmp_path / "b" / "onnx" / "model.onnx").is_file() and "admission: top-10 agreement" in done.stderr
 
+
+
+def test_a_model_packing_declines_is_exported_padded_only_and_says_why(tmp_path):
+    """A tiny random ModernBERT with local attention (packed rows would widen its window: test_packing.py) in a
+    real saved pipeline: the export has no packed graph, its manifest says why, and it encodes like torch."""
+    import torch
+    from transformers import ModernBertConfig, ModernBertModel
+
+    from stcompat.convert.export_runtime import load_exported
+
+    st = _torch(fixture_path("6.2.0", "bert_plain"))
+    torch.manual_seed(0)
+    config = ModernBertConfig(vocab_size=st.tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
+                              num_hidden_layers=2, num_attention_heads=2, local_attention=16,
+                              global_attn_every_n_layers=2, max_position_embeddings=512, pad_token_id=0,
+                              cls_token_id=st.tokenizer.cls_token_id, sep_token_id=st.tokenizer.sep_token_id,
+                              bos_token_id=None, eos_token_id=None)
+    st[0].model = ModernBertModel(config).eval()
+    st.save(str(tmp_path / "modernbert"))
+    lines = []
+    result = export_module.export(tmp_path / "modernbert", tmp_path / "out", "onnx", log=lines.append)
+    m = result.manifest
+    assert m.packed_graph is None and m.packed_inputs == () and "cannot run on packed rows" in m.extra["packed"]
+    assert not any("packed rows" in line for line in lines) and result.admission.admitted
+    assert sorted(p.name for p in (tmp_path / "out" / "onnx").iterdir()) == ["model.onnx"]
+    exported, runtime = load_exported(tmp_path / "out", m.graph, "onnx", packed=m.packed_graph)
+    texts = ["hi there", "The cat sits on the mat, and the dog lies by the door all afternoon."]
+    assert runtime["rows"] == "padded"
+    reference = _torch(tmp_path / "modernbert")
+    assert float(np.abs(exported.st.encode(texts) - reference.encode(texts)).max()) <= 1e-5

@@ -36,10 +36,13 @@ def test_fp32_exports_are_admitted_and_equal_torch(runtime, tmp_path):
     result = export(MODEL, tmp_path / runtime, runtime)
     fig = result.admission
     assert fig.admitted and fig.topk_agreement == 1.0 and fig.max_abs_diff <= 1e-5 and fig.min_cosine > 0.99999
-    exported, _ = load_exported(tmp_path / runtime, result.manifest.graph, runtime)
-    got = exported.st.encode(TEXTS)  # the last text is truncated at max_seq_length by the model's own tokenizer
     want = SentenceTransformer(str(MODEL), device="cpu").encode(TEXTS)
-    assert float(np.abs(got - want).max()) <= 1e-5
+    m = result.manifest
+    for packed in (m.packed_graph, None):  # packed rows (what serve runs), and the padded graph alone
+        exported, runtime_info = load_exported(tmp_path / runtime, m.graph, runtime, packed=packed)
+        got = exported.st.encode(TEXTS)  # the last text is truncated at max_seq_length by the model's own tokenizer
+        assert float(np.abs(got - want).max()) <= 1e-5 and runtime_info["rows"] == ("padded" if packed is None
+                                                                                  else "packed")
 
 
 def test_openvino_int8_is_refused_with_its_figures(tmp_path):

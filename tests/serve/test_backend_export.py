@@ -70,8 +70,10 @@ def test_exported_backend_serves_what_encode_returns(backend, path, instances, t
         assert float(np.abs(raw - want).max()) <= 1e-5
         model_info = httpx.get(f"{srv.url}/info").json()["models"]["m"]
     shown = model_info["backend"]
-    # Padded forward batches through the runtime: packing would call the torch model the export stands in for.
-    assert shown["batches"] == "direct"
+    # Forward batches go to the runtime (torch's packing would call the torch model the export stands in for),
+    # which lays them out in packed rows for the export's packed graph.
+    assert shown["batches"] == "direct" and shown["rows"] == "packed"
+    assert shown["export"]["packed_graph"] in ("onnx/model_packed.onnx", "openvino/openvino_model_packed.xml")
     assert len(model_info["instance_processes"]) == (instances if instances > 1 else 0)
     assert shown["backend"] == backend and shown["dtype"] == "float32"
     assert shown["admission"]["admitted"] and shown["admission"]["top_k"] == 10
@@ -97,18 +99,21 @@ def test_a_convert_export_is_served_as_written(tmp_path):
 
 
 def _lose_position_embeddings(folder):
+    """Zero the position embeddings of every graph of the export (the padded one and the packed one)."""
     import onnx
     from onnx import numpy_helper
 
-    path = folder / "onnx" / "model.onnx"
-    graph = onnx.load(str(path))
-    for init in graph.graph.initializer:
-        if init.name.endswith("position_embeddings.weight"):
-            init.CopyFrom(numpy_helper.from_array(np.zeros_like(numpy_helper.to_array(init)), init.name))
-            break
-    else:
-        raise AssertionError("no position embeddings in the graph")
-    onnx.save(graph, str(path))
+    paths = sorted((folder / "onnx").glob("*.onnx"))
+    assert [p.name for p in paths] == ["model.onnx", "model_packed.onnx"]
+    for path in paths:
+        graph = onnx.load(str(path))
+        for init in graph.graph.initializer:
+            if init.name.endswith("position_embeddings.weight"):
+                init.CopyFrom(numpy_helper.from_array(np.zeros_like(numpy_helper.to_array(init)), init.name))
+                break
+        else:
+            raise AssertionError("no position embeddings in the graph")
+        onnx.save(graph, str(path))
 
 
 def test_a_broken_export_is_refused_with_its_figures(tmp_path):

@@ -1,4 +1,4 @@
-"""Packed forward batches (serve/packing.py): several texts per row of the transformer, no padding.
+"""Packed forward batches (convert/packing.py): several texts per row of the transformer, no padding.
 
 On real fixtures saved by sentence-transformers 6.2.0 (BERT and RoBERTa encoders, prompts, a prompt left
 out of pooling, Dense, truncate_dim), the server's torch backend packs, and what it serves equals
@@ -19,7 +19,7 @@ TEXTS = ["x", "The cat sits on the mat, and the dog lies by the door all afterno
 
 
 def test_layout_places_every_text_once_without_overlap_longest_first():
-    from stcompat.serve.packing import layout
+    from stcompat.convert.packing import layout
 
     lengths = [3, 32, 16, 9, 16, 8, 1, 30, 7]
     placed = layout(lengths, 32)
@@ -83,7 +83,7 @@ def test_models_packing_cannot_lay_out_are_served_by_encode(variant):
     first module: no packing, and their features cannot be cut into padded rows either."""
     from stcompat.fingerprint.embed import load_model
     from stcompat.serve.backends import TorchEmbedder
-    from stcompat.serve.packing import PackedTransformer
+    from stcompat.convert.packing import PackedTransformer
 
     loaded = load_model(str(fixture_path("6.2.0", variant)), device="cpu")
     assert PackedTransformer.of(loaded.st) is None
@@ -128,7 +128,7 @@ def test_a_sliding_window_model_is_not_packed():
 
     from stcompat.fingerprint.embed import load_model
     from stcompat.serve.backends import TorchEmbedder, _preprocess
-    from stcompat.serve.packing import PackedTransformer
+    from stcompat.convert.packing import PackedTransformer
 
     loaded = load_model(str(fixture_path("6.2.0", "bert_plain")), device="cpu")
     st = loaded.st

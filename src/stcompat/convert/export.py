@@ -66,28 +66,40 @@ def _need(runtime: str, quantize: str | None) -> None:
                                      f"{', '.join(missing)}: pip install 'stcompat[export]'")
 
 
-def graph_name(runtime: str, quantize: str | None) -> str:
-    """Where the graph lies in the folder: sentence-transformers' own backend layout and file names."""
+def graph_name(runtime: str, quantize: str | None, packed: bool = False) -> str:
+    """Where the graph lies in the folder: sentence-transformers' own backend layout and file names (the packed
+    graph beside it, ``_packed`` after the model's name)."""
     from .export_graph import instruction_set
 
+    stem = "model" if runtime == "onnx" else "openvino_model"
+    stem += "_packed" if packed else ""
     if runtime == "onnx":
-        return "onnx/model.onnx" if quantize is None else f"onnx/model_qint8_{instruction_set()}.onnx"
-    return "openvino/openvino_model.xml" if quantize is None else "openvino/openvino_model_int8.xml"
+        return f"onnx/{stem}.onnx" if quantize is None else f"onnx/{stem}_qint8_{instruction_set()}.onnx"
+    return f"openvino/{stem}.xml" if quantize is None else f"openvino/{stem}_int8.xml"
 
 
-def _write_graph(st: object, built: Path, scratch: Path, runtime: str, quantize: str | None,
-                 say: Log) -> "Graph":
-    from .export_graph import export_onnx, export_openvino, quantize_onnx
+def _write_graph(st: object, built: Path, scratch: Path, runtime: str, quantize: str | None, say: Log,
+                 packed: bool = False) -> "Graph | None":
+    """Export, quantize and convert one graph (the padded one, or with ``packed`` the packed one: None where the
+    model cannot be run packed)."""
+    from .export_graph import export_onnx, export_openvino, export_packed_onnx, quantize_onnx
+    from .packing import PackedTransformer
 
-    target = built / graph_name(runtime, quantize)
+    if packed and PackedTransformer.of(st) is None:
+        return None
+    target = built / graph_name(runtime, quantize, packed)
     direct = runtime == "onnx" and quantize is None
-    say(f"exporting the Transformer's forward pass to ONNX{'' if direct else ' (intermediate)'}")
-    onnx = export_onnx(st, target if direct else scratch / "model.onnx")
+    kind = "packed rows" if packed else "padded batches"
+    say(f"exporting the Transformer's forward pass on {kind} to ONNX{'' if direct else ' (intermediate)'}")
+    intermediate = scratch / ("model_packed.onnx" if packed else "model.onnx")
+    onnx = (export_packed_onnx if packed else export_onnx)(st, target if direct else intermediate)
+    if onnx is None:
+        return None
     if runtime == "onnx" and quantize == "int8":
-        say("quantizing to int8 (onnxruntime dynamic quantization)")
+        say(f"quantizing the {kind} graph to int8 (onnxruntime dynamic quantization)")
         return quantize_onnx(onnx, target)
     if runtime == "openvino":
-        say("converting to OpenVINO IR" + (" with int8 weight compression (NNCF)" if quantize else ""))
+        say(f"converting the {kind} graph to OpenVINO IR" + (" with int8 weight compression (NNCF)" if quantize else ""))
         return export_openvino(onnx, target, quantize)
     return onnx
 
@@ -127,10 +139,21 @@ def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str
         say(f"copying {source}")
         _copy_tree(folder, manifest, built)
         graph = _write_graph(torch_model.st, built, work / "scratch", runtime, quantize, say)
+        assert graph is not None
+        extra = dict(graph.extra)
+        try:
+            packed = _write_graph(torch_model.st, built, work / "scratch", runtime, quantize, say, packed=True)
+            if packed is None:
+                extra["packed"] = "not exported: the model cannot run on packed rows (packing.py declines it)"
+        except ConvertError as exc:  # the padded graph serves alone; the manifest says why
+            packed = None
+            extra["packed"] = f"not exported: {exc.message}"
+            say(f"no packed graph: {exc.message}")
         del torch_model
         rel = graph.path.relative_to(built).as_posix()
+        packed_rel = None if packed is None else packed.path.relative_to(built).as_posix()
         say(f"loading the export with {runtime} and verifying it against torch")
-        exported, _ = load_exported(built, rel, runtime)
+        exported, _ = load_exported(built, rel, runtime, packed=packed_rel)
         figures, _report = admit(reference, exported, min_agreement)
         del exported
         say(f"admission: {figures.line()}")
@@ -138,7 +161,8 @@ def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str
             runtime=runtime, quantize=quantize, graph=rel, inputs=graph.inputs, method=graph.method,
             source={"path": str(source), "sha256": reference.model.get("sha256")},
             exported_with=installed_versions(_VERSIONS), admission=figures,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), extra=graph.extra)
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), extra=extra, packed_graph=packed_rel,
+            packed_inputs=() if packed is None else packed.inputs)
         if not figures.admitted and not allow_loss:
             raise ConvertError("STC761", f"the {runtime}{' int8' if quantize else ''} export is not admitted: "
                                          f"{figures.line()}; nothing written (--allow-loss writes it, marked not "
@@ -161,7 +185,8 @@ def render(result: ExportResult, fmt: str) -> str:
         return json.dumps({"source": result.source, "output": result.output, **m.as_dict()}, indent=2) + "\n"
     verdict = "admitted" if m.admission.admitted else "NOT admitted (written because of --allow-loss)"
     kind = f"{m.runtime}{' ' + m.quantize if m.quantize else ' fp32'}"
-    return (f"exported {result.source} -> {result.output} ({kind}, {m.graph})\n"
+    graphs = m.graph if m.packed_graph is None else f"{m.graph}, packed rows: {m.packed_graph}"
+    return (f"exported {result.source} -> {result.output} ({kind}, {graphs})\n"
             f"  {m.method}\n"
             f"  vs torch: {m.admission.line()}\n"
             f"  {verdict}\n")

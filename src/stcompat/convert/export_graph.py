@@ -106,6 +106,41 @@ def export_onnx(st: Any, path: Path) -> Graph:
     return Graph(path, inputs, method, {})
 
 
+def export_packed_onnx(st: Any, path: Path) -> Graph | None:
+    """``torch.onnx.export`` of the model's forward on packed rows (packing.py) into ``path`` (fp32): inputs ids,
+    token types (where the model takes them), positions and the 4D additive mask, rows and width dynamic.
+    None where the model cannot be run packed (packing.py's ``PackedTransformer.of`` declines it)."""
+    import torch
+
+    from .packing import MIN_WIDTH, PackedTransformer, layout
+
+    packer = PackedTransformer.of(st)
+    if packer is None:
+        return None
+    features = _features(st)
+    lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
+    kwargs, _ = packer.inputs(features, layout(lengths, max(MIN_WIDTH, *lengths)))
+    inputs = packer.input_names()
+    if "token_type_ids" in inputs and "token_type_ids" not in kwargs:
+        kwargs["token_type_ids"] = torch.zeros_like(kwargs["input_ids"])
+    example = tuple(kwargs[name] for name in inputs)
+    wrapper = _Forward.build(packer.model, inputs)
+    axes = {name: {0: "rows", 1: "width"} for name in (*inputs, GRAPH_OUTPUT) if name != "attention_mask"}
+    axes["attention_mask"] = {0: "rows", 2: "width", 3: "width"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(wrapper, example, str(path), input_names=list(inputs), output_names=[GRAPH_OUTPUT],
+                              dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
+    except Exception as exc:  # noqa: BLE001 - the padded graph still serves; the caller says why this one is absent
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvertError("STC763", f"torch.onnx.export of the packed forward failed: {type(exc).__name__}: "
+                                     f"{first[:300]}") from None
+    method = f"torch.onnx.export (torch {torch.__version__}, TorchScript exporter, opset {ONNX_OPSET}), packed rows"
+    return Graph(path, inputs, method, {})
+
+
 def quantize_onnx(fp32: Graph, path: Path) -> Graph:
     """onnxruntime dynamic int8 quantization of ``fp32`` into ``path``, for this CPU's instruction set."""
     from onnxruntime.quantization import QuantType, quantize_dynamic

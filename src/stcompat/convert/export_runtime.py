@@ -14,14 +14,15 @@ An export folder is a full sentence-transformers folder plus the graph (ST's own
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import InputError
 
 if TYPE_CHECKING:
     from ..fingerprint.embed import LoadedModel
+    from .packing import PackedTransformer
 
 MANIFEST_NAME = "stcompat-export.json"
 MANIFEST_FORMAT = "stcompat.export/1"
@@ -99,11 +100,17 @@ class ExportManifest:
     """UTC time of the export."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Anything else the exporter recorded (the instruction set an int8 graph was made for)."""
+    packed_graph: str | None = None
+    """The graph of the same forward on packed rows (packing.py), relative to the folder; the runtime runs its
+    forward batches through it. None: the model could not be exported packed (or an older export)."""
+    packed_inputs: tuple[str, ...] = ()
+    """That graph's inputs (ids, token types, positions, the 4D mask)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"format": MANIFEST_FORMAT, "runtime": self.runtime, "quantize": self.quantize, "graph": self.graph,
-                "inputs": list(self.inputs), "output": GRAPH_OUTPUT, "method": self.method, "source": dict(self.source),
+                "inputs": list(self.inputs), "output": GRAPH_OUTPUT, "packed_graph": self.packed_graph,
+                "packed_inputs": list(self.packed_inputs), "method": self.method, "source": dict(self.source),
                 "exported_with": dict(self.exported_with), "admission": self.admission.as_dict(),
                 "created": self.created, "extra": dict(self.extra)}
 
@@ -122,16 +129,24 @@ def read_manifest(folder: str | Path) -> ExportManifest | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if raw.get("format") != MANIFEST_FORMAT or raw.get("runtime") not in RUNTIMES:
             raise ValueError(f"format {raw.get('format')!r}, runtime {raw.get('runtime')!r}")
-        graph = str(raw["graph"])
-        if Path(graph).is_absolute() or ".." in Path(graph).parts:  # the graph must lie inside the folder
-            raise ValueError(f"graph {graph!r} is outside the folder")
+        graph = _inside(str(raw["graph"]))
+        packed = raw.get("packed_graph")
         return ExportManifest(runtime=raw["runtime"], quantize=raw.get("quantize"), graph=graph,
                               inputs=tuple(raw["inputs"]), method=str(raw.get("method", "")),
                               source=dict(raw.get("source") or {}), exported_with=dict(raw.get("exported_with") or {}),
                               admission=AdmissionFigures.from_dict(raw["admission"]),
-                              created=str(raw.get("created", "")), extra=dict(raw.get("extra") or {}))
+                              created=str(raw.get("created", "")), extra=dict(raw.get("extra") or {}),
+                              packed_graph=None if packed is None else _inside(str(packed)),
+                              packed_inputs=tuple(raw.get("packed_inputs") or ()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError("STC004", f"{path}: not a usable export manifest ({exc})", str(path)) from None
+
+
+def _inside(graph: str) -> str:
+    """``graph`` when it names a path inside the export folder (ValueError otherwise: a manifest is input)."""
+    if Path(graph).is_absolute() or ".." in Path(graph).parts:
+        raise ValueError(f"graph {graph!r} is outside the folder")
+    return graph
 
 
 def need_runtime(runtime: str) -> None:
@@ -276,25 +291,78 @@ class ShapeBuckets:
         return out, rows, columns
 
 
-class RuntimeForward:
-    """Replaces the Transformer module's forward: tokenizer features in, token embeddings out."""
+class _Deferred:
+    """A runner made on first use: an export's padded graph, which only features packing cannot lay out need
+    (its compiled weights would otherwise double an instance's memory for nothing)."""
 
-    def __init__(self, runner: Any, output_key: str, buckets: ShapeBuckets = ShapeBuckets()) -> None:
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._runner: Any = None
+
+    def _made(self) -> Any:
+        if self._runner is None:
+            self._runner = self._make()
+        return self._runner
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self._made().inputs
+
+    def __call__(self, feeds: dict[str, Any]) -> Any:
+        return self._made()(feeds)
+
+
+class RuntimeForward:
+    """Replaces the Transformer module's forward: tokenizer features in, token embeddings out.
+
+    With a packed graph (``packed``), a forward batch's texts are laid end to end in rows (packing.py) and run
+    through it, the rows rounded up by the same buckets; otherwise the padded graph runs the padded batch."""
+
+    def __init__(self, runner: Any, output_key: str, buckets: ShapeBuckets = ShapeBuckets(),
+                 packed: "tuple[Any, PackedTransformer] | None" = None) -> None:
         self._runner = runner
         self._output_key = output_key
         self.buckets = buckets
         """The shapes the runtime is given (bench/openvino_shapes.py turns them off to measure what they save)."""
+        self._packed = packed
 
     def __call__(self, features: dict[str, Any], **_: Any) -> dict[str, Any]:
         import numpy as np
         import torch
 
+        if self._packed is not None and self._packed[1].packable(features):
+            features[self._output_key] = self._run_packed(features, *self._packed)
+            return features
         feeds = {name: np.ascontiguousarray(features[name].cpu().numpy(), dtype=np.int64)
                  for name in self._runner.inputs}
         feeds, rows, columns = self.buckets.pad(feeds)
         out = np.asarray(self._runner(feeds), dtype=np.float32)[:rows, :columns]
         features[self._output_key] = torch.from_numpy(np.ascontiguousarray(out))
         return features
+
+    def _run_packed(self, features: dict[str, Any], runner: Any, packer: "PackedTransformer") -> Any:
+        """The batch's token embeddings, computed on packed rows: rows of MIN_WIDTH tokens (or the longest text,
+        rounded up to the sequence bucket), their number rounded up to the row bucket (extra rows are unused
+        slots, each attending to itself only)."""
+        import numpy as np
+        import torch
+
+        from .packing import MIN_WIDTH, layout
+
+        lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
+        step = self.buckets.sequence
+        width = max(MIN_WIDTH, -(-max(lengths, default=1) // step) * step)
+        placed = layout(lengths, width)
+        placed = replace(placed, rows=self.buckets.rows_for(placed.rows))
+        kwargs, destination = packer.inputs(features, placed)
+        feeds = {}
+        for name in runner.inputs:
+            # Token types the tokenizer does not output are zeros, as the model takes a missing argument.
+            value = kwargs[name] if name in kwargs else torch.zeros_like(kwargs["input_ids"])
+            kind = np.float32 if name == "attention_mask" else np.int64
+            feeds[name] = np.ascontiguousarray(value.numpy(), dtype=kind)
+        hidden = torch.from_numpy(np.asarray(runner(feeds), dtype=np.float32))
+        return packer.unpack(features, hidden, destination)
 
 
 def exportable_transformer(st: Any) -> Any:
@@ -316,28 +384,48 @@ def exportable_transformer(st: Any) -> Any:
     return first
 
 
-def attach(st: Any, graph: Path, runtime: str, threads: int | None = None, precision: str = "fp32") -> dict[str, Any]:
-    """Make ``st``'s Transformer run ``graph`` with ``runtime`` (in ``precision``: fp32, or bf16 with OpenVINO);
-    returns what /info shows of the runtime."""
+def attach(st: Any, graph: Path, runtime: str, threads: int | None = None, precision: str = "fp32",
+           packed: Path | None = None) -> dict[str, Any]:
+    """Make ``st``'s Transformer run ``graph`` with ``runtime`` (in ``precision``: fp32, or bf16 with OpenVINO),
+    its forward batches through the ``packed`` graph where there is one; returns what /info shows of the
+    runtime."""
+    from .packing import PackedTransformer
+
     need_runtime(runtime)
     if precision not in PRECISIONS or (precision == "bf16" and runtime != "openvino"):
         raise InputError("STC004", f"precision {precision!r} with {runtime}: {runtime} runs fp32"
                          + (" (bf16 is an OpenVINO precision: --backend openvino)" if precision == "bf16" else ""),
                          precision)
     module = exportable_transformer(st)
-    runner = _OnnxSession(graph, threads) if runtime == "onnx" else _OpenVinoRequest(graph, threads, precision)
-    missing = [name for name in runner.inputs if name not in TOKEN_INPUTS]
-    if missing:
-        raise InputError("STC004", f"{graph}: graph input {missing[0]!r} is not a tokenizer output", str(graph))
+
+    def runner_of(path: Path, allowed: tuple[str, ...]) -> Any:
+        made = _OnnxSession(path, threads) if runtime == "onnx" else _OpenVinoRequest(path, threads, precision)
+        missing = [name for name in made.inputs if name not in allowed]
+        if missing:
+            raise InputError("STC004", f"{path}: graph input {missing[0]!r} is not one this runtime feeds", str(path))
+        return made
+
+    # Read before the forward is replaced: packing declines a module whose forward is not its own.
+    packer = PackedTransformer.of(st) if packed is not None else None
     buckets = ShapeBuckets.for_runtime(runtime, precision, st)
+    if packer is not None:
+        packed_runner = runner_of(packed, packer.input_names())
+        runner: Any = _Deferred(lambda: runner_of(graph, TOKEN_INPUTS))
+        describe = {**packed_runner.describe, "rows": "packed"}
+    else:
+        runner = runner_of(graph, TOKEN_INPUTS)
+        describe = {**runner.describe, "rows": "padded"}
+    output_key = getattr(module, "module_output_name", None) or "token_embeddings"
     # An instance attribute wins over the class's forward: nn.Module.__call__ looks up self.forward.
-    module.forward = RuntimeForward(runner, getattr(module, "module_output_name", None) or "token_embeddings", buckets)
-    return {**runner.describe, "shape_buckets": buckets.as_dict()}
+    module.forward = RuntimeForward(runner, output_key, buckets,
+                                    None if packer is None else (packed_runner, packer))
+    return {**describe, "shape_buckets": buckets.as_dict()}
 
 
 def load_exported(folder: str | Path, graph: str, runtime: str, *, device: str = "cpu",
-                  threads: int | None = None) -> tuple["LoadedModel", dict[str, Any]]:
-    """Load an export folder: its sentence-transformers pipeline with ``graph`` as the Transformer's forward.
+                  threads: int | None = None, packed: str | None = None) -> tuple["LoadedModel", dict[str, Any]]:
+    """Load an export folder: its sentence-transformers pipeline with ``graph`` (and ``packed``, the packed
+    graph, where the export has one) as the Transformer's forward.
 
     Returns the LoadedModel (what fingerprint/verify and serve's embedder take; its ``st`` runs the graph)
     and the runtime's description.
@@ -349,8 +437,12 @@ def load_exported(folder: str | Path, graph: str, runtime: str, *, device: str =
     path = Path(folder) / graph
     if not path.is_file():
         raise InputError("STC004", f"{path}: the export manifest names a graph that is not there", str(path))
+    packed_path = None if packed is None else Path(folder) / packed
+    if packed_path is not None and not packed_path.is_file():
+        raise InputError("STC004", f"{packed_path}: the export manifest names a graph that is not there",
+                         str(packed_path))
     loaded = load_model(folder, device=device)
-    return loaded, attach(loaded.st, path, runtime, threads)
+    return loaded, attach(loaded.st, path, runtime, threads, packed=packed_path)
 
 
 def installed_versions(names: tuple[str, ...]) -> dict[str, str]:

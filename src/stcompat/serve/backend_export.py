@@ -58,7 +58,9 @@ def cache_key(model_sha256: str, runtime: str) -> str:
     from ..convert.export_runtime import installed_versions
 
     versions = installed_versions(_KEY_PACKAGES)
-    text = "\n".join([model_sha256, runtime, __version__, *(f"{k}={v}" for k, v in sorted(versions.items()))])
+    # "packed": exports made before the packed graph existed are not reused (they would run padded).
+    text = "\n".join([model_sha256, runtime, __version__, "packed",
+                      *(f"{k}={v}" for k, v in sorted(versions.items()))])
     return f"{runtime}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -109,7 +111,8 @@ class ExportedEmbedder(TorchEmbedder):
         dtype = "int8" if m.quantize == "int8" else "bfloat16" if e.precision == "bf16" else "float32"
         return {"backend": self.name, "device": "cpu", "dtype": dtype, "precision": e.precision,
                 "batches": self._batches(),
-                **self._info, "export": {"folder": str(e.folder), "graph": m.graph, "method": m.method,
+                **self._info, "export": {"folder": str(e.folder), "graph": m.graph, "packed_graph": m.packed_graph,
+                                         "method": m.method,
                                          "exported_on_the_fly": e.on_the_fly, "created": m.created,
                                          "admission_at_export": m.admission.as_dict()},
                 "admission": e.figures.as_dict()}
@@ -122,8 +125,19 @@ def load_admitted(path: str, truncatable: str | None, export: AdmittedExport) ->
 
     del path  # the export folder holds the model's pipeline files; kept for the Loader signature's sake
     model = load_model(export.folder)
-    info = attach(model.st, export.folder / export.manifest.graph, export.runtime, export.threads, export.precision)
+    info = attach(model.st, export.folder / export.manifest.graph, export.runtime, export.threads, export.precision,
+                  _packed_path(export.folder, export.manifest))
     return ExportedEmbedder(model, truncatable, info, export)
+
+
+def _packed_path(folder: Path, manifest: ExportManifest) -> Path | None:
+    """The export's packed graph, None where it has none (STC004 where the manifest names a missing file)."""
+    if manifest.packed_graph is None:
+        return None
+    path = folder / manifest.packed_graph
+    if not path.is_file():
+        raise InputError("STC004", f"{path}: the export manifest names a graph that is not there", str(path))
+    return path
 
 
 def _export_folder(path: str, runtime: str, options: ExportOptions, log: Any) -> tuple[Path, ExportManifest, bool]:
@@ -178,7 +192,8 @@ def exported_loader(runtime: str, options: ExportOptions, log: Any = lambda _: N
         folder, manifest, on_the_fly = _export_folder(path, runtime, options, log)
         model = load_model(folder)
         reference = reference_fingerprint(model)  # the folder's own torch pipeline, before the graph replaces it
-        info = attach(model.st, folder / manifest.graph, runtime, options.threads, options.precision)
+        info = attach(model.st, folder / manifest.graph, runtime, options.threads, options.precision,
+                      _packed_path(folder, manifest))
         figures, _ = admit(reference, model, options.min_agreement)
         shown = f"{runtime} export of {path} ({folder / manifest.graph}"
         shown += ", run in bf16)" if options.precision == "bf16" else ")"

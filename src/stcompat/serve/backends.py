@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from ..fingerprint.embed import LoadedModel
     from .config import ServeConfig
-    from .packing import Layout
+    from ..convert.packing import Layout
 
 EMBED = "embeddings"
 RERANK = "rerank"
@@ -185,7 +185,7 @@ class TorchEmbedder(Backend):
             truncate_dim=getattr(st, "truncate_dim", None), max_seq_length=getattr(st, "max_seq_length", None),
             truncatable=truncatable,
         )
-        from .packing import PackedTransformer
+        from ..convert.packing import PackedTransformer
 
         self._packed = PackedTransformer.of(st)
         self._mode = self._batching_mode()
@@ -208,7 +208,7 @@ class TorchEmbedder(Backend):
         return self._sentence_embeddings(self._st(features))
 
     def _forward_packed(self, features: Mapping[str, Any], placed: "Layout") -> "np.ndarray":
-        """One forward of packed rows (serve/packing.py), then the pipeline's other modules as the model's own
+        """One forward of packed rows (convert/packing.py), then the pipeline's other modules as the model's own
         forward runs them (pooling, dense, normalize: per text, on the token embeddings put back in rows)."""
         features = self._packed(features, placed)
         for module in list(self._st)[1:]:
@@ -236,7 +236,7 @@ class TorchEmbedder(Backend):
         forward's texts cut out of the one tokenization); rows back in input order."""
         import numpy as np
 
-        from .packing import Layout
+        from ..convert.packing import Layout
 
         placed = self._packed.rows_for(features)
         in_row: list[list[int]] = [[] for _ in range(placed.rows)]
@@ -257,7 +257,7 @@ class TorchEmbedder(Backend):
         return values
 
     def _batching_mode(self) -> str:
-        """How this instance runs its forward batches: ``packed`` (serve/packing.py), ``direct`` (padded forward
+        """How this instance runs its forward batches: ``packed`` (convert/packing.py), ``direct`` (padded forward
         batches cut from one tokenization) or ``encode`` (the model's own encode, per forward batch). Each of the
         first two is used only where it gives what ``encode`` gives here, measured at load on texts of several
         lengths with every saved prompt (max |diff| <= 1e-6): packed in rows run one per forward, with texts
