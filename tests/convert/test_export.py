@@ -128,7 +128,7 @@ def test_packed_rows_hold_several_texts_in_few_shapes_and_each_text_keeps_its_ve
         assert got.shape == want[:size].shape and float(np.abs(got - want[:size]).max()) <= 1e-5
     assert {width for _, width in shapes} == {32}
     assert all(rows < size for (rows, _), size in zip(shapes[1:], (3, 8, 40)))  # texts share rows
-    assert shapes[-1][0] % 8 == 0  # 8 rows and more: a multiple of 8
+    assert shapes[-1][0] % 4 == 0 and runtime["shape_buckets"]["packed_rows"] == 4  # from 4 rows on: 4n
     assert all(mask == (rows, 1, width, width) for mask, (rows, width) in zip(mask_shapes, shapes))
     long = "a long text " * 40
     got = exported.st.encode([long, "x"])
@@ -174,7 +174,7 @@ def test_openvino_meets_a_bounded_set_of_shapes_and_each_text_keeps_its_vector(t
     result = export_module.export(TRUNC, tmp_path / "ov", "openvino")
     # The padded graph alone (packed=None): what runs an export that has no packed graph.
     exported, runtime = load_exported(tmp_path / "ov", result.manifest.graph, "openvino")
-    assert runtime["shape_buckets"] == {"batch": 8, "sequence": 1}  # fp32: the sequence is left as it comes
+    assert runtime["shape_buckets"] == {"batch": 8, "sequence": 1, "packed_rows": 4}  # fp32: sequence as it comes
     assert runtime["rows"] == "padded"
     forward = exported.st[0].forward
     real_runner, shapes = forward._runner, []
