@@ -63,7 +63,7 @@ def main() -> int:
                             allow_loss=True)
             figures[name] = (result.admission, time.perf_counter() - began, result.manifest)
             loaded, _ = load_exported(Path(scratch) / name.replace(" ", "-"), result.manifest.graph, runtime,
-                                      threads=threads)
+                                      threads=threads, packed=result.manifest.packed_graph)  # as serve runs it
             sides[name] = loaded.st
         rate: dict[str, list[float]] = {n: [] for n in sides}
         latency: dict[str, list[float]] = {n: [] for n in sides}

@@ -167,7 +167,7 @@ def test_bf16_is_an_openvino_precision_and_needs_a_cpu_that_has_it(tmp_path):
         assert float(np.abs(got - want).max()) > 1e-5  # computed in bf16, not silently in fp32
         assert shown["dtype"] == "bfloat16" and shown["precision"] == "bf16"
         assert shown["shape_buckets"] == {"batch": 8, "sequence": 8, "packed_rows": 4}  # bf16 hardly notices masked columns
-        assert any("openvino_model.xml, bf16) admitted against torch" in line for line in lines)
+        assert any("openvino_model_packed.xml, bf16) admitted against torch" in line for line in lines)
     else:  # no native bf16: refused before anything is exported, with the CPU's capabilities named
         with pytest.raises(InputError, match="no native bf16"):
             prepare(_config("openvino", tmp_path / "cache", ("m", PLAIN), precision="bf16"))

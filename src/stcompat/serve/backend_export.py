@@ -196,13 +196,15 @@ def exported_loader(runtime: str, options: ExportOptions, log: Any = lambda _: N
                       _packed_path(folder, manifest))
         figures, _ = admit(reference, model, options.min_agreement)
         shown = f"{runtime} export of {path} ({folder / manifest.graph}"
+        shown += f", packed rows: {manifest.packed_graph}" if manifest.packed_graph else ""
         shown += ", run in bf16)" if options.precision == "bf16" else ")"
         if not figures.admitted:
             hint = ("serve it in fp32 (without --precision bf16), or with --backend torch"
                     if options.precision == "bf16" else "serve it with --backend torch, or re-export without --quantize")
             raise ServeRefused(BACKEND_REFUSED, f"the {shown} is not admitted: {figures.line()} ({hint})",
                                path, (figures.line(),))
-        log(f"{path}: {runtime} backend ({manifest.graph}, {options.precision}) admitted against torch: "
+        graphs = manifest.graph + (f", packed rows: {manifest.packed_graph}" if manifest.packed_graph else "")
+        log(f"{path}: {runtime} backend ({graphs}, {options.precision}) admitted against torch: "
             f"{figures.line()}")
         admitted[path] = AdmittedExport(runtime, folder, manifest, figures, on_the_fly, options.threads,
                                         options.precision)
