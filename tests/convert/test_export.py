@@ -284,7 +284,8 @@ def test_cli_export_prints_its_figures(tmp_path):
     body = json.loads(done.stdout)
     assert body["runtime"] == "onnx" and body["admission"]["admitted"] and body["admission"]["top_k"] == 10
     assert (tmp_path / "b" / "onnx" / "model.onnx").is_file() and "admission: top-10 agreement" in done.stderr
-
+    assert body["packed_graph"] == "onnx/model_packed.onnx" and "position_ids" in body["packed_inputs"]
+    assert (tmp_path / "b" / body["packed_graph"]).is_file()
 
 
 def test_a_model_packing_declines_is_exported_padded_only_and_says_why(tmp_path):

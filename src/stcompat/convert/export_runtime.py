@@ -8,7 +8,9 @@ saved setting is applied exactly as ``encode`` applies it, and the fingerprint m
 ``encode``) measures the exported model with no special case.
 
 An export folder is a full sentence-transformers folder plus the graph (ST's own layout: ``onnx/``,
-``openvino/``) and ``stcompat-export.json``: what was exported, from what, how, and the admission figures.
+``openvino/``), the same forward on packed rows beside it (``*_packed``: packing.py's layout, which the
+runtime runs its forward batches through where the export has it), and ``stcompat-export.json``: what was
+exported, from what, how, and the admission figures.
 """
 
 from __future__ import annotations
