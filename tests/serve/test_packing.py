@@ -124,21 +124,15 @@ def test_a_sliding_window_model_is_not_packed():
     random ModernBERT (8 tokens either side) in a real pipeline: packed anyway, a text within the window still matches and a
     longer one does not; so packing declines the model, and its padded batches serve what encode gives."""
     import torch
-    from transformers import ModernBertConfig, ModernBertModel
+    from conftest import tiny_modernbert
 
+    from stcompat.convert.packing import PackedTransformer
     from stcompat.fingerprint.embed import load_model
     from stcompat.serve.backends import TorchEmbedder, _preprocess
-    from stcompat.convert.packing import PackedTransformer
 
     loaded = load_model(str(fixture_path("6.2.0", "bert_plain")), device="cpu")
     st = loaded.st
-    torch.manual_seed(0)
-    config = ModernBertConfig(vocab_size=st.tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
-                              num_hidden_layers=2, num_attention_heads=2, local_attention=16,
-                              global_attn_every_n_layers=2, max_position_embeddings=512, pad_token_id=0,
-                              cls_token_id=st.tokenizer.cls_token_id, sep_token_id=st.tokenizer.sep_token_id,
-                              bos_token_id=None, eos_token_id=None)
-    st[0].model = ModernBertModel(config).eval()
+    tiny_modernbert(st)
     assert PackedTransformer.of(st) is None
     forced = PackedTransformer(st[0].model, "token_embeddings")
     short, long = "hi there", "The cat sits on the mat, and the dog lies by the door all afternoon."

@@ -84,14 +84,21 @@ class _Forward:
 
 def export_onnx(st: Any, path: Path) -> Graph:
     """``torch.onnx.export`` of the Transformer module's model into ``path`` (fp32)."""
-    import torch
-
     module = exportable_transformer(st)
     features = _features(st)
     inputs = tuple(name for name in TOKEN_INPUTS if name in features)
     example = tuple(features[name] for name in inputs)
     wrapper = _Forward.build(module.model, inputs)
     axes = {name: {0: "batch", 1: "sequence"} for name in (*inputs, GRAPH_OUTPUT)}
+    return Graph(path, inputs, _trace(wrapper, example, path, inputs, axes, "forward"), {})
+
+
+def _trace(wrapper: Any, example: tuple[Any, ...], path: Path, inputs: tuple[str, ...],
+           axes: dict[str, dict[int, str]], what: str) -> str:
+    """``torch.onnx.export`` of ``wrapper`` into ``path`` (TorchScript exporter); returns the method line.
+    An exporter failure is STC763, one line: this architecture does not export here."""
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with warnings.catch_warnings(), torch.inference_mode():
@@ -99,11 +106,11 @@ def export_onnx(st: Any, path: Path) -> Graph:
             warnings.simplefilter("ignore")
             torch.onnx.export(wrapper, example, str(path), input_names=list(inputs), output_names=[GRAPH_OUTPUT],
                               dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
-    except Exception as exc:  # an exporter failure is one line: this architecture does not export here
+    except Exception as exc:  # noqa: BLE001 - whatever the tracer raises, the user gets one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConvertError("STC763", f"torch.onnx.export failed: {type(exc).__name__}: {first[:300]}") from None
-    method = f"torch.onnx.export (torch {torch.__version__}, TorchScript exporter, opset {ONNX_OPSET})"
-    return Graph(path, inputs, method, {})
+        raise ConvertError("STC763", f"torch.onnx.export of the {what} failed: {type(exc).__name__}: "
+                                     f"{first[:300]}") from None
+    return f"torch.onnx.export (torch {torch.__version__}, TorchScript exporter, opset {ONNX_OPSET})"
 
 
 def export_packed_onnx(st: Any, path: Path) -> Graph | None:
@@ -127,18 +134,8 @@ def export_packed_onnx(st: Any, path: Path) -> Graph | None:
     wrapper = _Forward.build(packer.model, inputs)
     axes = {name: {0: "rows", 1: "width"} for name in (*inputs, GRAPH_OUTPUT) if name != "attention_mask"}
     axes["attention_mask"] = {0: "rows", 2: "width", 3: "width"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(wrapper, example, str(path), input_names=list(inputs), output_names=[GRAPH_OUTPUT],
-                              dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
-    except Exception as exc:  # noqa: BLE001 - the padded graph still serves; the caller says why this one is absent
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConvertError("STC763", f"torch.onnx.export of the packed forward failed: {type(exc).__name__}: "
-                                     f"{first[:300]}") from None
-    method = f"torch.onnx.export (torch {torch.__version__}, TorchScript exporter, opset {ONNX_OPSET}), packed rows"
-    return Graph(path, inputs, method, {})
+    method = _trace(wrapper, example, path, inputs, axes, "packed forward")
+    return Graph(path, inputs, f"{method}, packed rows", {})
 
 
 def quantize_onnx(fp32: Graph, path: Path) -> Graph:
