@@ -674,9 +674,12 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "STC763", "export-failed", Severity.ERROR,
-        "torch.onnx.export raised while tracing the model's forward pass.",
+        "torch.onnx.export raised while tracing the model's forward pass, or the runtime (onnxruntime, OpenVINO) "
+        "could not run the graph it wrote (a float16 model's graph mixing float and float16 types, for one). "
+        "A packed-rows graph that fails is not this: it is dropped and the padded graph serves alone.",
         "The architecture (or this transformers release's code for it) does not export with this torch.",
-        "Read the exporter's message; try another torch or transformers release, or serve with torch.",
+        "Read the exporter's or runtime's message; try another torch or transformers release, or serve with "
+        "torch.",
         Layer.COVERAGE,
     ),
     # ---- serve: the start-up guard (STC85x) -----------------------------------------------------

@@ -201,6 +201,8 @@ def test_shape_buckets_round_up_within_the_models_length():
     ids = np.array([[101, 7, 8, 102], [101, 9, 102, 0], [101, 5, 102, 0]], dtype=np.int64)
     mask = (ids != 0).astype(np.int64)
     assert [ShapeBuckets(batch=8).rows_for(n) for n in (1, 2, 3, 5, 8, 9, 17, 32)] == [1, 2, 3, 5, 8, 16, 24, 32]
+    # Packed rows: as they come below 8 too (a lone request's), multiples of 4 from there.
+    assert [ShapeBuckets(batch=8).rows_for(n, 4) for n in (1, 5, 7, 8, 9, 13)] == [1, 5, 7, 8, 12, 16]
     buckets = ShapeBuckets(batch=2, sequence=8, max_length=16, pad_id=0)
     feeds, rows, columns = buckets.pad({"input_ids": ids, "attention_mask": mask})
     assert (rows, columns) == (3, 4) and feeds["input_ids"].shape == feeds["attention_mask"].shape == (4, 8)
@@ -309,3 +311,41 @@ def test_a_model_packing_declines_is_exported_padded_only_and_says_why(tmp_path)
     assert runtime["rows"] == "padded"
     reference = _torch(tmp_path / "modernbert")
     assert float(np.abs(exported.st.encode(texts) - reference.encode(texts)).max()) <= 1e-5
+
+
+def test_a_packed_graph_that_differs_from_the_padded_one_is_not_kept(tmp_path, monkeypatch):
+    """RoBERTa numbers positions from padding_idx + 1; a packing that numbered them from 0 (patched in here, at
+    export and at run time alike) gives a packed graph whose vectors differ from the padded graph's. The export
+    drops it, says why, and is admitted on the padded graph, which still equals torch."""
+    from stcompat.convert.export_runtime import load_exported
+    from stcompat.convert.packing import PackedTransformer
+
+    source = fixture_path("6.2.0", "roberta_plain")
+    numbered = PackedTransformer.__init__
+
+    def from_zero(self, *args, **kwargs):
+        numbered(self, *args, **kwargs)
+        self._first_position = 0
+
+    monkeypatch.setattr(PackedTransformer, "__init__", from_zero)
+    lines = []
+    result = export_module.export(source, tmp_path / "out", "onnx", log=lines.append)
+    m = result.manifest
+    assert m.packed_graph is None and m.extra["packed"].startswith("not kept: packed rows gave max |diff|")
+    assert any(line.startswith("packed graph not kept") for line in lines)
+    assert sorted(p.name for p in (tmp_path / "out" / "onnx").iterdir()) == ["model.onnx"]
+    assert result.admission.admitted and result.admission.max_abs_diff <= 1e-5
+    monkeypatch.setattr(PackedTransformer, "__init__", numbered)
+    exported, runtime = load_exported(tmp_path / "out", m.graph, "onnx", packed=m.packed_graph)
+    assert runtime["rows"] == "padded"
+    assert float(np.abs(exported.st.encode(TEXTS) - _torch(source).encode(TEXTS)).max()) <= 1e-5
+
+
+def test_a_graph_the_runtime_cannot_run_is_one_line_stc763(tmp_path):
+    """A float16 model's graph exports but onnxruntime rejects it when run: STC763 with the runtime's first line,
+    nothing written (before, a long onnxruntime traceback)."""
+    with pytest.raises(ConvertError) as caught:
+        export_module.export(fixture_path("6.2.0", "bert_fp16"), tmp_path / "out", "onnx")
+    assert caught.value.code == "STC763" and "\n" not in caught.value.message
+    assert "onnx/model.onnx does not run: " in caught.value.message and "ONNXRuntimeError" in caught.value.message
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConvertError, InputError
 from ..vocab import ModelKind
@@ -104,6 +104,52 @@ def _write_graph(st: object, built: Path, scratch: Path, runtime: str, quantize:
     return onnx
 
 
+PACKED_TOLERANCE = 1e-5
+"""Largest |diff| an fp32 packed graph may show against the padded graph of the same export (same weights, same
+runtime: what remains is summation order). int8 graphs quantize their activations per batch, so theirs must
+keep the padded graph's neighbours instead (top-10 agreement >= the admission threshold)."""
+
+
+def _run_or_stc763(step: Callable[[], Any], graph: str) -> Any:
+    """``step()``, with any failure of the runtime on the written graph as STC763 in one line."""
+    try:
+        return step()
+    except (ConvertError, InputError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the runtime's own errors (onnxruntime, OpenVINO) are many and long
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvertError("STC763", f"the exported graph {graph} does not run: {type(exc).__name__}: "
+                                     f"{first[:300]}") from None
+
+
+def _judge_packed(padded_model: Any, built: Path, rel: str, packed_rel: str, runtime: str, quantize: str | None,
+                  reference: Any, min_agreement: float) -> tuple[AdmissionFigures | None, str | None]:
+    """The packed graph's admission figures against torch, and None; or None and why it is not kept: it did not
+    run, or it did not give what the padded graph gives (max |diff| <= PACKED_TOLERANCE in fp32, the same top-10
+    neighbours in int8)."""
+    try:
+        padded_fingerprint = reference_fingerprint(padded_model)
+        packed_model, _ = load_exported(built, rel, runtime, packed=packed_rel)
+        same, _ = admit(padded_fingerprint, packed_model, min_agreement)
+        if quantize is None and (same.max_abs_diff is None or same.max_abs_diff > PACKED_TOLERANCE):
+            return None, (f"packed rows gave max |diff| {same.max_abs_diff:.2g} against the padded graph "
+                          f"(tolerance {PACKED_TOLERANCE:g})")
+        if not same.admitted:
+            return None, (f"packed rows kept top-10 agreement {same.topk_agreement:.3f} with the padded graph "
+                          f"(threshold {min_agreement})")
+        return admit(reference, packed_model, min_agreement)[0], None
+    except Exception as exc:  # noqa: BLE001 - an optimisation that fails is dropped, whatever the runtime raised
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, f"it did not run: {type(exc).__name__}: {first[:200]}"
+
+
+def _remove_graph(path: Path) -> None:
+    """Delete a written graph (an OpenVINO .xml has its weights in the .bin beside it)."""
+    path.unlink(missing_ok=True)
+    if path.suffix == ".xml":
+        path.with_suffix(".bin").unlink(missing_ok=True)
+
+
 def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str | None = None,
            min_agreement: float = DEFAULT_MIN_AGREEMENT, allow_loss: bool = False, force: bool = False,
            log: Log | None = None) -> ExportResult:
@@ -152,10 +198,23 @@ def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str
         del torch_model
         rel = graph.path.relative_to(built).as_posix()
         packed_rel = None if packed is None else packed.path.relative_to(built).as_posix()
-        say(f"loading the export with {runtime} and verifying it against torch")
-        exported, _ = load_exported(built, rel, runtime, packed=packed_rel)
-        figures, _report = admit(reference, exported, min_agreement)
-        del exported
+        say(f"loading the padded graph with {runtime} and verifying it against torch")
+        padded_model = _run_or_stc763(lambda: load_exported(built, rel, runtime)[0], rel)
+        figures, _report = _run_or_stc763(lambda: admit(reference, padded_model, min_agreement), rel)
+        if packed is not None:
+            say(f"loading the packed graph with {runtime} and verifying it against the padded one and torch")
+            packed_figures, why = _judge_packed(padded_model, built, rel, packed_rel, runtime, quantize, reference,
+                                                min_agreement)
+            if why is None:
+                extra["packed_method"] = packed.method
+                extra["padded_admission"] = figures.as_dict()
+                figures = packed_figures
+            else:  # the padded graph serves alone: the packed one goes, and the manifest says why
+                _remove_graph(packed.path)
+                packed, packed_rel = None, None
+                extra["packed"] = f"not kept: {why}"
+                say(f"packed graph not kept: {why}")
+        del padded_model
         say(f"admission: {figures.line()}")
         result = ExportManifest(
             runtime=runtime, quantize=quantize, graph=rel, inputs=graph.inputs, method=graph.method,

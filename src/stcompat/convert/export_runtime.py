@@ -242,9 +242,9 @@ class ShapeBuckets:
     come. The admission measures the export through these same shapes.
 
     Packed rows (packing.py) are 32 tokens wide for short texts, so their shapes differ mostly in the number of
-    rows; those are rounded up to a multiple of 4 from 4 rows on (``packed_rows``): a forward of 32 short texts
-    fills ~12 rows, and rounding that to 16 cost 0.90x the throughput in fp32, 0.94x in bf16, against 4
-    (in-process, all-MiniLM-L6-v2, 2026-12-07)."""
+    rows; from ``batch`` rows on, those are rounded up to a multiple of 4 (``packed_rows``), fewer run as they
+    come (a lone request's): a forward of 32 short texts fills ~12 rows, and rounding that to 16 cost 0.90x the
+    throughput in fp32, 0.94x in bf16, against 4 (in-process, all-MiniLM-L6-v2, 2026-12-07)."""
 
     batch: int = 1
     """Rows from this many on are rounded up to a multiple of it; fewer run as they come (1: all as they come)."""
@@ -272,11 +272,11 @@ class ShapeBuckets:
         return {"batch": self.batch, "sequence": self.sequence, "packed_rows": self.packed_rows}
 
     def rows_for(self, rows: int, step: int | None = None) -> int:
-        """The bucket of a batch of ``rows``: as it comes below ``step`` (default ``batch``; a lone request is a
-        batch of its own: at concurrency 1 every padded row is latency; 5 rows of 16 tokens took 4.4 ms in bf16
-        here, 8 rows 5.6 ms), a multiple of ``step`` from there."""
+        """The bucket of a batch of ``rows``: as it comes below ``batch`` (a lone request is a batch of its own: at
+        concurrency 1 every padded row is latency; 5 rows of 16 tokens took 4.4 ms in bf16 here, 8 rows 5.6 ms),
+        a multiple of ``step`` (default ``batch``) from there."""
         step = self.batch if step is None else step
-        if rows >= step:
+        if rows >= self.batch:
             return -(-rows // step) * step
         return rows
 
@@ -306,13 +306,24 @@ class _Deferred:
     (its compiled weights would otherwise double an instance's memory for nothing)."""
 
     def __init__(self, make: Callable[[], Any]) -> None:
+        import threading
+
         self._make = make
         self._runner: Any = None
+        self._failed: BaseException | None = None
+        self._lock = threading.Lock()
 
     def _made(self) -> Any:
-        if self._runner is None:
-            self._runner = self._make()
-        return self._runner
+        with self._lock:  # one compile, whichever thread asks first
+            if self._failed is not None:  # a graph that did not compile is not compiled again on every batch
+                raise self._failed
+            if self._runner is None:
+                try:
+                    self._runner = self._make()
+                except Exception as exc:
+                    self._failed = exc
+                    raise
+            return self._runner
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -380,7 +391,8 @@ def packed_feeds(features: Mapping[str, Any], packer: "PackedTransformer", bucke
     for name in names:
         # Token types the tokenizer does not output are zeros, as the model takes a missing argument.
         value = kwargs[name] if name in kwargs else torch.zeros_like(kwargs["input_ids"])
-        kind = np.float32 if name == "attention_mask" else np.int64
+        # The mask keeps the model's dtype, as the graph was traced with it; ids and positions are int64.
+        kind = value.numpy().dtype if name == "attention_mask" else np.int64
         feeds[name] = np.ascontiguousarray(value.numpy(), dtype=kind)
     return feeds, destination
 

@@ -21,8 +21,9 @@ the model's own ``encode`` gives (max |diff| <= 1e-6, measured at load), as it d
 Exports use the same layout: ``convert --to onnx|openvino`` also writes a graph of the model's forward that
 takes packed rows (``inputs`` below: ids, positions, token types, the 4D mask), and the export's runtime
 (export_runtime.py) runs its forward batches through it; a lone request then meets a handful of input
-shapes (1-8 texts: 1-5 rows of 32) instead of one per text length, each new shape costing OpenVINO ~0.7 ms.
-The export is admitted by measure as any export is: the packed graph is what the admission runs.
+shapes (a few rows of 32: texts of up to 16 tokens share a row, longer ones take one each) instead of one
+per text length, each new shape costing OpenVINO ~0.7 ms. The export keeps the packed graph only where it
+gives what its padded graph gives, and the admission then measures the packed graph, which is what runs.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Batching:
     each forward batch pads: 64 cost ~15% against one global sort, 128 ~7%."""
     batch_size: int = 32
     """Texts per forward pass inside a call (``encode(batch_size=...)``); where the torch backend packs its
-    forward batches (serve/packing.py), rows of packed texts per forward pass."""
+    forward batches (convert/packing.py), rows of packed texts per forward pass."""
     max_wait_ms: float = 2.0
     """How long an idle worker waits for more requests after the first one arrives."""
     instances: int = 1
