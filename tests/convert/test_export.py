@@ -349,3 +349,23 @@ def test_a_graph_the_runtime_cannot_run_is_one_line_stc763(tmp_path):
     assert caught.value.code == "STC763" and "\n" not in caught.value.message
     assert "onnx/model.onnx does not run: " in caught.value.message and "ONNXRuntimeError" in caught.value.message
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_a_packed_forward_the_exporter_cannot_trace_leaves_the_padded_graph_alone(tmp_path):
+    """A tiny random DeBERTa-v2 takes position_ids (so packing accepts it) but its attention cannot take a 4D
+    mask: tracing the packed forward fails. The export goes on padded only, says why, and is admitted."""
+    import torch
+    from transformers import DebertaV2Config, DebertaV2Model
+
+    st = _torch(fixture_path("6.2.0", "bert_plain"))
+    torch.manual_seed(0)
+    st[0].model = DebertaV2Model(DebertaV2Config(vocab_size=st.tokenizer.vocab_size, hidden_size=32,
+                                                 intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                                 max_position_embeddings=512, pad_token_id=0)).eval()
+    st.save(str(tmp_path / "deberta"))
+    lines = []
+    result = export_module.export(tmp_path / "deberta", tmp_path / "out", "onnx", log=lines.append)
+    m = result.manifest
+    assert m.packed_graph is None and m.extra["packed"].startswith("not exported: torch.onnx.export of the packed")
+    assert any(line.startswith("no packed graph: ") for line in lines) and result.admission.admitted
+    assert sorted(p.name for p in (tmp_path / "out" / "onnx").iterdir()) == ["model.onnx"]

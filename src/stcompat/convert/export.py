@@ -191,10 +191,12 @@ def export(model: str | Path, output: str | Path, runtime: str, *, quantize: str
             packed = _write_graph(torch_model.st, built, work / "scratch", runtime, quantize, say, packed=True)
             if packed is None:
                 extra["packed"] = "not exported: the model cannot run on packed rows (packing.py declines it)"
-        except ConvertError as exc:  # the padded graph serves alone; the manifest says why
+        except Exception as exc:  # noqa: BLE001 - tracing, quantizing or converting: the padded graph serves alone
             packed = None
-            extra["packed"] = f"not exported: {exc.message}"
-            say(f"no packed graph: {exc.message}")
+            message = exc.message if isinstance(exc, ConvertError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+            _remove_graph(built / graph_name(runtime, quantize, packed=True))  # whatever was half written
+            extra["packed"] = f"not exported: {message}"
+            say(f"no packed graph: {message}")
         del torch_model
         rel = graph.path.relative_to(built).as_posix()
         packed_rel = None if packed is None else packed.path.relative_to(built).as_posix()
