@@ -377,7 +377,6 @@ def packed_feeds(features: Mapping[str, Any], packer: "PackedTransformer", bucke
     MIN_WIDTH tokens (or the longest text, rounded up to the sequence bucket), their number rounded up to the
     packed row bucket (extra rows are unused slots, each attending to itself only)."""
     import numpy as np
-    import torch
 
     from .packing import MIN_WIDTH, layout
 
@@ -386,14 +385,12 @@ def packed_feeds(features: Mapping[str, Any], packer: "PackedTransformer", bucke
     width = max(MIN_WIDTH, -(-max(lengths, default=1) // step) * step)
     placed = layout(lengths, width)
     placed = replace(placed, rows=buckets.rows_for(placed.rows, buckets.packed_rows))
-    kwargs, destination = packer.inputs(features, placed)
+    arrays, destination = packer.feeds(features, placed)
     feeds = {}
     for name in names:
         # Token types the tokenizer does not output are zeros, as the model takes a missing argument.
-        value = kwargs[name] if name in kwargs else torch.zeros_like(kwargs["input_ids"])
-        # The mask keeps the model's dtype, as the graph was traced with it; ids and positions are int64.
-        kind = value.numpy().dtype if name == "attention_mask" else np.int64
-        feeds[name] = np.ascontiguousarray(value.numpy(), dtype=kind)
+        value = arrays.get(name)
+        feeds[name] = np.zeros_like(arrays["input_ids"]) if value is None else np.ascontiguousarray(value)
     return feeds, destination
 
 
