@@ -117,19 +117,14 @@ def export_packed_onnx(st: Any, path: Path) -> Graph | None:
     """``torch.onnx.export`` of the model's forward on packed rows (packing.py) into ``path`` (fp32): inputs ids,
     token types (where the model takes them), positions and the 4D additive mask, rows and width dynamic.
     None where the model cannot be run packed (packing.py's ``PackedTransformer.of`` declines it)."""
-    import torch
-
-    from .packing import MIN_WIDTH, PackedTransformer, layout
+    from .packing import PackedTransformer
 
     packer = PackedTransformer.of(st)
     if packer is None:
         return None
     features = _features(st)
-    lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
-    kwargs, _ = packer.inputs(features, layout(lengths, max(MIN_WIDTH, *lengths)))
+    kwargs, _ = packer.inputs(features, packer.rows_for(features))
     inputs = packer.input_names()
-    if "token_type_ids" in inputs and "token_type_ids" not in kwargs:
-        kwargs["token_type_ids"] = torch.zeros_like(kwargs["input_ids"])
     example = tuple(kwargs[name] for name in inputs)
     wrapper = _Forward.build(packer.model, inputs)
     axes = {name: {0: "rows", 1: "width"} for name in (*inputs, GRAPH_OUTPUT) if name != "attention_mask"}

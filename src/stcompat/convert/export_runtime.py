@@ -376,22 +376,10 @@ def packed_feeds(features: Mapping[str, Any], packer: "PackedTransformer", bucke
     """A packed graph's inputs ``names`` for a batch's ``features``, and where each real token went: rows of
     MIN_WIDTH tokens (or the longest text, rounded up to the sequence bucket), their number rounded up to the
     packed row bucket (extra rows are unused slots, each attending to itself only)."""
-    import numpy as np
-
-    from .packing import MIN_WIDTH, layout
-
-    lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
-    step = buckets.sequence
-    width = max(MIN_WIDTH, -(-max(lengths, default=1) // step) * step)
-    placed = layout(lengths, width)
+    placed = packer.rows_for(features, buckets.sequence)
     placed = replace(placed, rows=buckets.rows_for(placed.rows, buckets.packed_rows))
     arrays, destination = packer.feeds(features, placed)
-    feeds = {}
-    for name in names:
-        # Token types the tokenizer does not output are zeros, as the model takes a missing argument.
-        value = arrays.get(name)
-        feeds[name] = np.zeros_like(arrays["input_ids"]) if value is None else np.ascontiguousarray(value)
-    return feeds, destination
+    return {name: arrays[name] for name in names}, destination
 
 
 def exportable_transformer(st: Any) -> Any:

@@ -160,10 +160,11 @@ class PackedTransformer:
             return False
         return all(key in _TEXT_KEYS for key, value in features.items() if isinstance(value, torch.Tensor))
 
-    def rows_for(self, features: Mapping[str, Any]) -> Layout:
-        """How the texts of ``features`` are laid out (rows of MIN_WIDTH, or the longest text's length)."""
-        lengths = features["attention_mask"].sum(dim=1).tolist()
-        return layout([int(n) for n in lengths], max(MIN_WIDTH, max(lengths, default=1)))
+    def rows_for(self, features: Mapping[str, Any], step: int = 1) -> Layout:
+        """How the texts of ``features`` are laid out: rows of MIN_WIDTH, or the longest text's length rounded up
+        to a multiple of ``step`` (an export's sequence bucket)."""
+        lengths = [int(n) for n in features["attention_mask"].sum(dim=1).tolist()]
+        return layout(lengths, max(MIN_WIDTH, -(-max(lengths, default=1) // step) * step))
 
     def _arrays(self, features: Mapping[str, Any], placed: Layout) -> tuple[dict[str, Any], Any, Any]:
         """The packed rows of ``placed`` as numpy arrays (ids, positions, token types where the model takes them),
@@ -182,9 +183,10 @@ class PackedTransformer:
         input_ids = np.zeros(total, dtype=np.int64)
         input_ids[destination] = features["input_ids"].numpy()[mask]
         arrays["input_ids"] = input_ids.reshape(placed.rows, width)
-        if self._takes_token_types and "token_type_ids" in features:
+        if self._takes_token_types:  # zeros where the tokenizer gives none, as the model takes a missing argument
             token_types = np.zeros(total, dtype=np.int64)
-            token_types[destination] = features["token_type_ids"].numpy()[mask]
+            if "token_type_ids" in features:
+                token_types[destination] = features["token_type_ids"].numpy()[mask]
             arrays["token_type_ids"] = token_types.reshape(placed.rows, width)
         positions = np.zeros(total, dtype=np.int64)
         positions[destination] = within[mask] + self._first_position
